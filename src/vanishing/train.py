@@ -1,0 +1,466 @@
+"""The training engine: one resolved configuration, one seed, one run.
+
+``fit(config, data, sink)`` trains the MLP of ``config`` on ``data`` and
+hands everything it produces to ``sink`` (a run directory of the store, or
+:class:`MemorySink` in memory); it never touches files itself.
+
+The hot loop keeps the data on the device and batches are index slices of a
+seeded permutation — no DataLoader. Per-step losses and correct counts go
+into preallocated device tensors, so the host synchronises with the device
+only every ``divergence_check_every`` steps (to look for a NaN/inf loss) and
+once per epoch.
+
+Determinism: the weights are initialised from a generator seeded with the
+run seed; the data order of epoch e comes from a generator seeded with
+(seed, e); the global torch RNG (used only by RReLU in training) is seeded
+with the run seed and saved in every checkpoint. Same config + seed + threads
++ torch build ⇒ identical metrics, also across a kill and resume.
+
+Per epoch the engine records train loss/accuracy (running over the epoch's
+mini-batches, as Keras reports them), validation and test loss, accuracy and
+misclassification rate (on the whole split, in eval mode, after the epoch),
+the learning rate, the training wall time and, separately, the evaluation
+time.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+import torch
+
+from . import losses
+from .config import ExecConfig, RunConfig
+from .data import Dataset
+from .model import MLP, build_model
+from .optim import build_optimizer
+from .schedules import lr_factor
+
+EVAL_CHUNK = 8192
+CHECKPOINT_FORMAT = 1
+
+
+# --------------------------------------------------------------------------- interfaces
+
+
+class Sink(Protocol):
+    """Where a run's results go. :class:`vanishing.store.RunDir` is the persistent one."""
+
+    def load_checkpoint(self) -> dict | None: ...
+
+    def save_epoch(self, checkpoint: dict, history: list[dict]) -> None:
+        """Persist the state after a finished epoch (atomically) and the metrics so far."""
+
+    def finish(self, status: str, summary: dict) -> None:
+        """Record the final status (done, diverged, interrupted, failed) and the summary."""
+
+
+@dataclass
+class MemorySink:
+    """A sink that keeps everything in memory (tests, notebooks)."""
+
+    checkpoint: dict | None = None
+    history: list[dict] = field(default_factory=list)
+    status: str | None = None
+    summary: dict | None = None
+
+    def load_checkpoint(self) -> dict | None:
+        return self.checkpoint
+
+    def save_epoch(self, checkpoint: dict, history: list[dict]) -> None:
+        # state_dict() tensors share storage with the live model: copy, as torch.save would
+        self.checkpoint = copy.deepcopy(checkpoint)
+        self.history = list(history)
+
+    def finish(self, status: str, summary: dict) -> None:
+        self.status, self.summary = status, summary
+
+
+@dataclass
+class FitContext:
+    """What a callback may look at during training."""
+
+    config: RunConfig
+    data: Dataset
+    model: MLP
+    optimizer: torch.optim.Optimizer
+    loss: losses.Loss
+    device: torch.device
+    steps_per_epoch: int
+
+
+@dataclass
+class StepInfo:
+    """One training step as the callbacks and the optimizer see it.
+
+    ``pre`` and ``post`` (per hidden layer: the pre-activation a — with
+    ``a.grad`` = δ = ∂E/∂a after the backward pass — and the layer output)
+    are filled only on steps where a callback or the optimizer asked for
+    them; otherwise they are None and the step runs the plain forward.
+    """
+
+    step: int  # global step, 1-based
+    epoch: int  # 0-based epoch of this step
+    x: torch.Tensor
+    y: torch.Tensor
+    z: torch.Tensor  # output pre-activations (graph attached until the step ends)
+    loss: torch.Tensor  # scalar, mean over the batch
+    pre: list[torch.Tensor] | None = None
+    post: list[torch.Tensor] | None = None
+
+
+class Callback:
+    """Hooks into the loop. Override what you need; keep per-step work on the device.
+
+    Order within a step: forward → backward → ``on_after_backward`` (gradients
+    in ``.grad``, weights not yet updated) → clipping → optimizer step →
+    ``on_step_end``.
+    """
+
+    def on_fit_start(self, ctx: FitContext, start_epoch: int) -> None: ...
+
+    def wants_intermediates(self, step: int) -> bool:
+        """Return True to get ``StepInfo.pre``/``post`` (and δ in ``pre[i].grad``) at this step."""
+        return False
+
+    def on_after_backward(self, ctx: FitContext, info: StepInfo) -> None: ...
+
+    def on_step_end(self, ctx: FitContext, info: StepInfo) -> None: ...
+
+    def on_epoch_end(self, ctx: FitContext, metrics: dict) -> None: ...
+
+    def on_fit_end(self, ctx: FitContext, status: str, summary: dict) -> None: ...
+
+    def state_dict(self) -> dict:
+        """What the callback needs to resume; saved in every checkpoint."""
+        return {}
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+@dataclass
+class RunOutcome:
+    status: str  # done | diverged | interrupted
+    summary: dict
+    history: list[dict]
+    model: MLP
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → the first CUDA device when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        from .errors import ConfigError
+
+        raise ConfigError(f"device: {name!r} requested but torch.cuda.is_available() is False (use auto or cpu)")
+    return device
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch's global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def epoch_permutation(n: int, seed: int, epoch: int) -> torch.Tensor:
+    """The data order of ``epoch``: a permutation of ``range(n)`` seeded by (seed, epoch), on the CPU."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=generator)
+
+
+@torch.no_grad()
+def evaluate(model: MLP, loss: losses.Loss, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(mean loss, accuracy) of ``model`` on (x, y) in eval mode, in chunks."""
+    was_training = model.training
+    model.eval()
+    total_loss = torch.zeros((), dtype=torch.float64, device=x.device)
+    correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    for start in range(0, len(x), EVAL_CHUNK):
+        xb, yb = x[start : start + EVAL_CHUNK], y[start : start + EVAL_CHUNK]
+        z = model(xb)
+        total_loss += loss.per_example(z, yb).double().sum()
+        correct += (loss.predict(z) == yb).sum()
+    model.train(was_training)
+    n = max(len(x), 1)
+    return float(total_loss) / n, int(correct) / n
+
+
+def _is_better(monitor: str, value: float, best: float | None) -> bool:
+    if best is None or math.isnan(best):
+        return not math.isnan(value)
+    return value > best if monitor == "val_acc" else value < best
+
+
+def _params_finite(model: torch.nn.Module) -> bool:
+    flags = [torch.isfinite(p).all() for p in model.parameters()]
+    return bool(torch.stack(flags).all())
+
+
+def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+# --------------------------------------------------------------------------- the loop
+
+
+def fit(
+    config: RunConfig,
+    data: Dataset,
+    sink: Sink | None = None,
+    exec_config: ExecConfig | None = None,
+    callbacks: Sequence[Callback] = (),
+    on_epoch: Callable[[dict], None] | None = None,
+) -> RunOutcome:
+    """Train one resolved ``config`` on ``data``; resume from the sink's checkpoint if it has one.
+
+    Returns the outcome; the sink receives a checkpoint after every epoch and
+    the final status. A KeyboardInterrupt ends the run with status
+    ``interrupted`` (the last epoch's checkpoint stays, the next call
+    resumes from it). ``on_epoch`` is called with each epoch's metrics.
+    """
+    sink = sink if sink is not None else MemorySink()
+    ex = exec_config or ExecConfig()
+    device = resolve_device(ex.device)
+    data = data.to(device)
+    seed_everything(config.seed)
+
+    model = build_model(config.model, data.n_features, data.n_classes, config.seed).to(device)
+    loss_fn = losses.make_loss(config.optim.loss, config.model.output, data.n_classes)
+    optimizer = build_optimizer(model.parameters(), config.optim.optimizer, config.optim.lr)
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    n_train = len(data.x_train)
+    batch_size = min(config.train.batch_size, n_train)
+    steps = math.ceil(n_train / batch_size)
+    sizes = torch.full((steps,), float(batch_size), device=device)
+    sizes[-1] = n_train - batch_size * (steps - 1)
+    ctx = FitContext(config, data, model, optimizer, loss_fn, device, steps)
+
+    history: list[dict] = []
+    best: dict[str, Any] = {"epoch": None, "value": None, "state": None}
+    stopped_early = False
+    checkpoint = sink.load_checkpoint()
+    if checkpoint is not None:
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        torch.set_rng_state(checkpoint["rng_torch"])
+        history = list(checkpoint["history"])
+        best = dict(checkpoint["best"])
+        stopped_early = bool(checkpoint["stopped_early"])
+        for i, cb in enumerate(callbacks):
+            cb.load_state_dict(checkpoint.get("callbacks", {}).get(str(i), {}))
+    start_epoch = len(history)
+
+    for cb in callbacks:
+        cb.on_fit_start(ctx, start_epoch)
+
+    # An optimizer that needs more than gradients (SDAGD's curvature) declares
+    # ``needs_intermediates = True`` and gets ``prepare(model, info, loss)`` before each step.
+    wants_optimizer = bool(getattr(optimizer, "needs_intermediates", False))
+    step_loss = torch.zeros(steps, device=device)
+    step_correct = torch.zeros(steps, dtype=torch.int64, device=device)
+    check_every = ex.divergence_check_every
+    status, diverged_step = "done", None
+    progress = _progress(ex, config.train.epochs, start_epoch, steps)
+    model.train()
+    try:
+        for epoch in range(start_epoch, config.train.epochs):
+            if stopped_early:
+                break
+            lr = config.optim.lr * lr_factor(config.optim.schedule, epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            perm = epoch_permutation(n_train, config.seed, epoch).to(device)
+            step_loss.zero_()
+            step_correct.zero_()
+            checked = 0
+            _sync(device)
+            t0 = time.perf_counter()
+            for i in range(steps):
+                idx = perm[i * batch_size : (i + 1) * batch_size]
+                xb = data.x_train.index_select(0, idx)
+                yb = data.y_train.index_select(0, idx)
+                step = epoch * steps + i + 1
+                optimizer.zero_grad(set_to_none=True)
+                want = wants_optimizer or any(cb.wants_intermediates(step) for cb in callbacks)
+                if want:
+                    z, pre, post = model.forward_with_intermediates(xb)
+                    for a in pre:
+                        a.retain_grad()
+                else:
+                    z, pre, post = model(xb), None, None
+                loss = loss_fn(z, yb)
+                loss.backward()
+                info = StepInfo(step, epoch, xb, yb, z, loss, pre, post)
+                for cb in callbacks:
+                    cb.on_after_backward(ctx, info)
+                if config.optim.clip_norm is not None:
+                    torch.nn.utils.clip_grad_norm_(params, config.optim.clip_norm, foreach=True)
+                if wants_optimizer:
+                    optimizer.prepare(model, info, loss_fn)
+                optimizer.step()
+                step_loss[i] = loss.detach()
+                step_correct[i] = (loss_fn.predict(z.detach()) == yb).sum()
+                for cb in callbacks:
+                    cb.on_step_end(ctx, info)
+                if (i + 1 - checked) >= check_every or i + 1 == steps:
+                    bad = _first_nonfinite(step_loss[checked : i + 1])
+                    if bad is not None:
+                        diverged_step = epoch * steps + checked + bad + 1
+                        raise _Diverged()
+                    checked = i + 1
+                if progress is not None and (i % 20 == 19 or i + 1 == steps):
+                    progress.update(min(20, i % 20 + 1))
+            _sync(device)
+            train_time = time.perf_counter() - t0
+            if not _params_finite(model):
+                diverged_step = (epoch + 1) * steps
+                raise _Diverged()
+
+            t1 = time.perf_counter()
+            val_loss, val_acc = evaluate(model, loss_fn, data.x_val, data.y_val)
+            if data.val_is_test:
+                test_loss, test_acc = val_loss, val_acc
+            else:
+                test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
+            eval_time = time.perf_counter() - t1
+            metrics = {
+                "epoch": epoch + 1,
+                "train_loss": float((step_loss * sizes).sum() / n_train),
+                "train_acc": int(step_correct.sum()) / n_train,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "test_mcr": 1.0 - test_acc,
+                "lr": lr,
+                "epoch_time_s": train_time,
+                "eval_time_s": eval_time,
+            }
+            history.append(metrics)
+            monitored = val_acc if config.train.monitor == "val_acc" else val_loss
+            if _is_better(config.train.monitor, monitored, best["value"]):
+                best = {"epoch": epoch + 1, "value": monitored, "state": _clone_state(model)}
+            elif config.train.early_stopping is not None and epoch + 1 - (best["epoch"] or 0) >= config.train.early_stopping:
+                stopped_early = True
+            for cb in callbacks:
+                cb.on_epoch_end(ctx, metrics)
+            sink.save_epoch(
+                {
+                    "format": CHECKPOINT_FORMAT,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng_torch": torch.get_rng_state(),
+                    "history": history,
+                    "best": best,
+                    "stopped_early": stopped_early,
+                    "callbacks": {str(i): cb.state_dict() for i, cb in enumerate(callbacks)},
+                },
+                history,
+            )
+            if on_epoch is not None:
+                on_epoch(metrics)
+    except _Diverged:
+        status = "diverged"
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        if progress is not None:
+            progress.close()
+
+    if status == "done" and config.train.early_stopping is not None and best["state"] is not None:
+        model.load_state_dict(best["state"])  # Keras' restore_best_weights
+    summary = summarise(history, best, data.val_is_test, status, diverged_step, stopped_early, steps)
+    for cb in callbacks:
+        cb.on_fit_end(ctx, status, summary)
+    sink.finish(status, summary)
+    return RunOutcome(status, summary, history, model)
+
+
+class _Diverged(Exception):
+    pass
+
+
+def _first_nonfinite(values: torch.Tensor) -> int | None:
+    finite = torch.isfinite(values)
+    if bool(finite.all()):
+        return None
+    return int((~finite).nonzero()[0, 0])
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _progress(ex: ExecConfig, epochs: int, start_epoch: int, steps: int):
+    import os
+    import sys
+
+    show = ex.progress
+    if show is None:
+        show = sys.stderr.isatty() and not os.environ.get("CI")
+    if not show or start_epoch >= epochs:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=(epochs - start_epoch) * steps, unit="step", leave=False, desc="training")
+
+
+def summarise(
+    history: list[dict],
+    best: dict,
+    val_is_test: bool,
+    status: str,
+    diverged_step: int | None,
+    stopped_early: bool,
+    steps_per_epoch: int,
+) -> dict:
+    """The run's headline numbers.
+
+    Headline test accuracy: at the best-validation epoch when the data has a
+    validation split of its own; at the last epoch when the test set doubles
+    as validation (choosing the epoch on the test set would overstate it).
+    Both are stored.
+    """
+    summary: dict[str, Any] = {
+        "status": status,
+        "epochs_done": len(history),
+        "steps_per_epoch": steps_per_epoch,
+        "stopped_early": stopped_early,
+        "diverged_step": diverged_step,
+        "train_time_s": sum(h["epoch_time_s"] for h in history),
+        "eval_time_s": sum(h["eval_time_s"] for h in history),
+    }
+    if not history:
+        summary.update(headline_epoch=None, headline="none (no epoch finished)", test_acc=None, test_mcr=None)
+        return summary
+    last = history[-1]
+    if val_is_test or best["epoch"] is None:
+        head, label = last, "last epoch (the test set serves as validation)" if val_is_test else "last epoch"
+    else:
+        head, label = history[best["epoch"] - 1], "best-validation epoch"
+    summary.update(
+        headline_epoch=head["epoch"],
+        headline=label,
+        test_acc=head["test_acc"],
+        test_mcr=head["test_mcr"],
+        test_loss=head["test_loss"],
+        val_acc=head["val_acc"],
+        last_test_acc=last["test_acc"],
+        last_train_loss=last["train_loss"],
+        best_val_epoch=best["epoch"],
+    )
+    return summary

@@ -1,0 +1,105 @@
+"""The results store: atomic writes, the index's leases, load() schema."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from vanishing.errors import StoreError
+from vanishing.store import Index
+from vanishing.store.atomic import torch_load, write_json, write_atomic
+
+
+def test_write_json_is_atomic_and_leaves_no_temp_on_failure(tmp_path):
+    target = tmp_path / "x.json"
+    write_json(target, {"a": 1})
+
+    def boom(fh):
+        fh.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(StoreError, match="x.json: cannot write \\(No space left on device\\)"):
+        write_atomic(target, boom)
+    assert json.loads(target.read_text()) == {"a": 1}  # old content intact
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.json"]  # no temp file left
+
+
+def test_unreadable_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(StoreError, match="checkpoint.pt: unreadable checkpoint"):
+        torch_load(bad)
+    assert torch_load(tmp_path / "missing.pt") is None
+
+
+def test_checkpoint_loading_refuses_pickled_code(tmp_path):
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    import torch
+
+    path = tmp_path / "evil.pt"
+    torch.save({"x": Evil()}, path, pickle_module=pickle)
+    with pytest.raises(StoreError):
+        torch_load(path)
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_claim_is_exclusive_until_finished(tmp_path):
+    index = Index(tmp_path)
+    assert index.claim("r1", "h", 0, {})[0] == "claimed"
+    # while it runs nobody may claim it, not even the same process a second time
+    assert index.claim("r1", "h", 0, {})[0] == "busy"
+    index.finish("r1", "done", {"epochs_done": 3, "test_acc": 0.9})
+    state, row = index.claim("r1", "h", 0, {})
+    assert state == "final" and row["status"] == "done" and row["epochs_done"] == 3
+
+
+def test_lease_of_a_live_other_process_is_respected_and_a_dead_one_reclaimed(tmp_path):
+    index = Index(tmp_path)
+    code = (
+        "import sys, time; sys.path.insert(0, %r); from vanishing.store import Index; "
+        "print(Index(%r).claim('r2', 'h', 0, {})[0], flush=True); time.sleep(30)"
+    ) % (str(__import__('pathlib').Path(__file__).parents[1] / "src"), str(tmp_path))
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "claimed"
+        state, row = index.claim("r2", "h", 0, {})
+        assert state == "busy" and row["pid"] == proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+    assert index.claim("r2", "h", 0, {})[0] == "claimed"  # holder is dead on this host
+
+
+def test_stale_heartbeat_is_reclaimed(tmp_path):
+    index = Index(tmp_path, lease_timeout=60)
+    index.claim("r3", "h", 0, {})
+    with index._transaction() as con:  # another host holds it with a fresh heartbeat
+        con.execute("UPDATE runs SET host='elsewhere', pid=1, heartbeat=? WHERE run_id='r3'", (time.time(),))
+    assert index.claim("r3", "h", 0, {})[0] == "busy"
+    with index._transaction() as con:  # its heartbeat is now older than the lease
+        con.execute("UPDATE runs SET heartbeat=? WHERE run_id='r3'", (time.time() - 61,))
+    assert index.claim("r3", "h", 0, {})[0] == "claimed"
+
+
+def test_unwritable_results_root(tmp_path):
+    from vanishing.store import Store
+
+    root = tmp_path / "ro"
+    root.mkdir()
+    os.chmod(root, 0o500)
+    try:
+        if os.access(root, os.W_OK):  # running as root: permissions are not enforced
+            root = tmp_path / "file-in-the-way"
+            root.write_text("x")
+        with pytest.raises(StoreError, match="results root|cannot create"):
+            Store(root / "results" if root.is_file() else root)
+    finally:
+        os.chmod(tmp_path / "ro", 0o700)
