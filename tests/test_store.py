@@ -103,3 +103,29 @@ def test_unwritable_results_root(tmp_path):
             Store(root / "results" if root.is_file() else root)
     finally:
         os.chmod(tmp_path / "ro", 0o700)
+
+
+def test_probe_tables_round_trip_without_pickle(tmp_path):
+    import numpy as np
+
+    from vanishing.store.results import read_probe_tables
+    from vanishing.store.rundir import write_probe_table
+
+    table = {
+        "epoch": np.array([0, 0, 5]),
+        "layer": np.array(["hidden1", "hidden2", "hidden1"]),
+        "sparsity": np.array([0.5, np.nan, 0.8]),
+        "defined": np.array([True, False, True]),
+    }
+    write_probe_table(tmp_path / "probes", "sparsity", table)
+    assert [p.name for p in (tmp_path / "probes").iterdir()] == ["sparsity.npz"]  # no temp file left
+    frame = read_probe_tables(tmp_path / "probes")["sparsity"]
+    assert list(frame.columns) == list(table) and frame["layer"].tolist() == ["hidden1", "hidden2", "hidden1"]
+    assert frame["sparsity"].isna().tolist() == [False, True, False] and frame["defined"].tolist() == [True, False, True]
+    with pytest.raises(StoreError, match="expected a 1-d numeric"):
+        write_probe_table(tmp_path / "probes", "bad", {"x": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(StoreError, match="letters, digits and underscores"):
+        write_probe_table(tmp_path / "probes", "../escape", table)
+    np.savez(tmp_path / "probes" / "evil.npz", x=np.array([{"code": 1}], dtype=object))  # a pickled column
+    with pytest.raises(StoreError, match="unreadable probe table"):
+        read_probe_tables(tmp_path / "probes")

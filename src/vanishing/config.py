@@ -65,11 +65,23 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class ProbesConfig:
+    """The instruments (vanishing.probes, docs/probes.md). They never change the training numbers, but
+    they decide which tables a run has, so they are part of its identity (resolved: presets expanded)."""
+
+    enabled: tuple[str, ...] = ("default",)  # presets (none | minimal | default | full) and probe specs, e.g. "grad_norms(every=10)"
+    probe_per_class: int = 100  # probe-set examples per class (class-stratified, fixed across runs)
+    probe_split: str = "train"  # train | val | test: the split the probe set is drawn from
+    probe_seed: int = 0  # seed of the probe-set draw (independent of the run seed)
+
+
+@dataclass(frozen=True)
 class RunConfig:
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    probes: ProbesConfig = field(default_factory=ProbesConfig)  # instruments (vanishing.probes); part of the run identity
     seed: int = 0
 
 
@@ -86,7 +98,9 @@ class ExecConfig:
     divergence_check_every: int = 50  # steps between host-side checks of the accumulated NaN/inf flag
 
 
-SECTIONS: dict[str, type] = {"data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig}
+SECTIONS: dict[str, type] = {
+    "data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig, "probes": ProbesConfig,
+}
 BATCH_NORM_POSITIONS = ("off", "before", "after")
 MONITORS = ("val_acc", "val_loss")
 
@@ -288,7 +302,21 @@ def resolve(config: RunConfig) -> RunConfig:
         raise ConfigError(f"train.monitor: expected one of {', '.join(MONITORS)}, got {t.monitor!r}")
     if config.seed < 0:
         raise ConfigError(f"seed: expected a non-negative integer, got {config.seed}")
-    return replace(config, model=model, optim=optim)
+    return replace(config, model=model, optim=optim, probes=_resolve_probes(config.probes))
+
+
+def _resolve_probes(p: ProbesConfig) -> ProbesConfig:
+    """Presets expanded, every probe spec validated and filled (see vanishing.probes.spec)."""
+    from .probes.probe_set import SPLITS
+    from .probes.spec import canonical_probes
+
+    if p.probe_per_class <= 0:
+        raise ConfigError(f"probes.probe_per_class: expected a positive integer, got {p.probe_per_class}")
+    if p.probe_split not in SPLITS:
+        raise ConfigError(f"probes.probe_split: expected one of {', '.join(SPLITS)}, got {p.probe_split!r}")
+    if p.probe_seed < 0:
+        raise ConfigError(f"probes.probe_seed: expected a non-negative integer, got {p.probe_seed}")
+    return replace(p, enabled=canonical_probes(p.enabled, "probes.enabled"))
 
 
 def resolve_exec(ex: ExecConfig) -> ExecConfig:

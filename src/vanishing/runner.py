@@ -67,7 +67,9 @@ def run(
 
     A run that already finished (same resolved config and seed) is not
     trained again: its stored summary is returned with ``already_done``.
-    An unfinished run resumes from its last checkpoint. ``on_start`` is
+    An unfinished run resumes from its last checkpoint. The probes of
+    ``config.probes`` are recorded and written to the run directory
+    (``probes/<table>.npz``; see :mod:`vanishing.probes`). ``on_start`` is
     called once the run is claimed, before training. Raises UsageError
     subclasses for bad input (before anything is written) and
     RunBusyError when another live process trains the same run.
@@ -95,8 +97,11 @@ def run(
     result = RunResult(rid, path, "running", {}, resumed_from_epoch=checkpoint_epochs, data_source=data.source)
     if on_start is not None:
         on_start(result)
+    from .probes import probe_callback
+
+    probes = probe_callback(config, handle)  # first, so its checkpoint slot does not depend on the caller's callbacks
     try:
-        outcome = fit(config, data, handle, ex, callbacks=callbacks, on_epoch=on_epoch)
+        outcome = fit(config, data, handle, ex, callbacks=[*([probes] if probes else []), *callbacks], on_epoch=on_epoch)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
         handle.finish("failed", {"epochs_done": len(read_json(path / 'epochs.json') or [])}, message)

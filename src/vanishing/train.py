@@ -60,6 +60,9 @@ class Sink(Protocol):
     def finish(self, status: str, summary: dict) -> None:
         """Record the final status (done, diverged, interrupted, failed) and the summary."""
 
+    def write_probe(self, name: str, table: dict[str, np.ndarray]) -> None:
+        """Store probe table ``name``: equal-length 1-d numpy columns, long format (see vanishing.probes)."""
+
 
 @dataclass
 class MemorySink:
@@ -69,6 +72,7 @@ class MemorySink:
     history: list[dict] = field(default_factory=list)
     status: str | None = None
     summary: dict | None = None
+    probes: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     def load_checkpoint(self) -> dict | None:
         return self.checkpoint
@@ -80,6 +84,9 @@ class MemorySink:
 
     def finish(self, status: str, summary: dict) -> None:
         self.status, self.summary = status, summary
+
+    def write_probe(self, name: str, table: dict[str, np.ndarray]) -> None:
+        self.probes[name] = {k: np.array(v, copy=True) for k, v in table.items()}
 
 
 @dataclass

@@ -28,11 +28,54 @@ path                the run directory
 epoch, train_loss, train_acc, val_loss, val_acc, test_loss, test_acc,
 test_mcr, lr, epoch_time_s, eval_time_s`` (accuracies as fractions in [0, 1];
 ``epoch`` counts from 1; ``epoch_time_s`` is training only).
+
+``Results.probes`` — the probe tables (:mod:`vanishing.probes`, ``docs/probes.md``),
+a dict of DataFrames by table name, long format, every row starting with
+``run_id, seed``; ``Results.probe(name)`` returns one (empty, with these
+columns, when no run recorded it). The runs table also has the columns
+``probes`` (the resolved probe specs joined by "; "), ``probe_per_class``,
+``probe_split`` and ``probe_seed``.
+
+Per-step tables (``step`` = global optimizer step from 1, ``epoch`` = the
+1-based epoch it belongs to; ``layer`` = hidden1 … hiddenL, output):
+
+=====================  =====================================================================
+table                  columns after run_id, seed
+=====================  =====================================================================
+grad_norms             step, epoch, layer, weight_l2, weight_mean_abs, bias_l2, bias_mean_abs
+                       (‖∇W‖₂, mean |∇W|, ‖∇b‖₂, mean |∇b| of the mini-batch loss, before clipping)
+backprop_signal_batch  step, epoch, layer (hidden only), delta_rms (√B‖∂E/∂A‖_F),
+                       delta_mean_norm (‖Σ_n ∂E/∂a_n‖₂)
+update_ratio           step, epoch, layer, update_norm (‖ΔW‖₂), weight_norm (‖W‖₂), ratio
+=====================  =====================================================================
+
+Probe-set tables (``epoch`` = finished epochs, 0 = at initialisation;
+``layer`` = hidden1 … hiddenL; eval mode; NaN with ``defined`` False where
+the quantity is not defined for the layer's activation):
+
+=====================  =====================================================================
+table                  columns after run_id, seed
+=====================  =====================================================================
+backprop_signal        epoch, layer, rms, mean_norm, median_norm, rms_node (of per-example
+                       ‖∂E_n/∂a_n‖₂), n_samples
+activation_stats       epoch, layer, node (0-based), class (label; −1 = all classes), count,
+                       mean, std, q05, q25, median, q75, q95 (of the node's output f(a))
+activation_hist        epoch, layer, bin, lo, hi, count (histogram of f(a) over the layer)
+sparsity               epoch, layer, sparsity (fraction of (example, node) pairs with
+                       f(a) ≤ 0 = mean over nodes, Pretorius Table 1 / 100), defined,
+                       n_samples, width
+dead_units             epoch, layer, dead (nodes with f(a) ≤ 0 on every example), width,
+                       fraction, defined
+saturation             epoch, layer, saturation (fraction of pairs with |f′(a)| < threshold ·
+                       max|f′|), defined, threshold
+jacobian_spectrum      epoch, example (index in the probe set), class, index (rank from 0),
+                       singular_value (of ∂h_L/∂x, descending)
+=====================  =====================================================================
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -45,6 +88,18 @@ EPOCH_COLUMNS = [
     "run_id", "seed", "epoch", "train_loss", "train_acc", "val_loss", "val_acc",
     "test_loss", "test_acc", "test_mcr", "lr", "epoch_time_s", "eval_time_s",
 ]
+PROBE_COLUMNS: dict[str, list[str]] = {
+    "grad_norms": ["step", "epoch", "layer", "weight_l2", "weight_mean_abs", "bias_l2", "bias_mean_abs"],
+    "backprop_signal_batch": ["step", "epoch", "layer", "delta_rms", "delta_mean_norm"],
+    "update_ratio": ["step", "epoch", "layer", "update_norm", "weight_norm", "ratio"],
+    "backprop_signal": ["epoch", "layer", "rms", "mean_norm", "median_norm", "rms_node", "n_samples"],
+    "activation_stats": ["epoch", "layer", "node", "class", "count", "mean", "std", "q05", "q25", "median", "q75", "q95"],
+    "activation_hist": ["epoch", "layer", "bin", "lo", "hi", "count"],
+    "sparsity": ["epoch", "layer", "sparsity", "defined", "n_samples", "width"],
+    "dead_units": ["epoch", "layer", "dead", "width", "fraction", "defined"],
+    "saturation": ["epoch", "layer", "saturation", "defined", "threshold"],
+    "jacobian_spectrum": ["epoch", "example", "class", "index", "singular_value"],
+}
 SUMMARY_COLUMNS = [
     "epochs_done", "headline_epoch", "headline", "test_acc", "test_mcr", "val_acc",
     "last_test_acc", "train_time_s", "diverged_step", "message",
@@ -58,10 +113,20 @@ class Results:
     root: Path
     runs: pd.DataFrame
     epochs: pd.DataFrame
+    probes: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+    def probe(self, name: str) -> pd.DataFrame:
+        """One probe table (empty with the documented columns when no run recorded it)."""
+        if name in self.probes:
+            return self.probes[name]
+        if name not in PROBE_COLUMNS:
+            raise StoreError(f"unknown probe table {name!r} (valid: {', '.join(PROBE_COLUMNS)})")
+        return pd.DataFrame(columns=["run_id", "seed", *PROBE_COLUMNS[name]])
 
     def __repr__(self) -> str:
         counts = self.runs["status"].value_counts().to_dict() if len(self.runs) else {}
-        return f"Results({str(self.root)!r}, runs={len(self.runs)} {counts}, epochs={len(self.epochs)})"
+        tables = f", probes={sorted(self.probes)}" if self.probes else ""
+        return f"Results({str(self.root)!r}, runs={len(self.runs)} {counts}, epochs={len(self.epochs)}{tables})"
 
 
 def flatten_config(config: dict) -> dict:
@@ -72,6 +137,11 @@ def flatten_config(config: dict) -> dict:
             if isinstance(value, list):
                 value = ",".join(str(v) for v in value)
             row[key] = value
+    probes = config.get("probes")
+    if probes is not None:
+        row["probes"] = "; ".join(probes.get("enabled", []))
+        for key in ("probe_per_class", "probe_split", "probe_seed"):
+            row[key] = probes.get(key)
     hidden = config.get("model", {}).get("hidden", [])
     row["depth"] = len(hidden)
     row["width"] = max(hidden) if hidden else None
@@ -86,6 +156,7 @@ def load(root: str | Path) -> Results:
         raise StoreError(f"{root}: not a results root (no runs/ folder)")
     index_rows = {r["run_id"]: r for r in Index(root).rows()} if (root / "index.sqlite").exists() else {}
     run_rows, epoch_frames = [], []
+    probe_frames: dict[str, list[pd.DataFrame]] = {}
     for path in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
         doc = read_json(path / "config.json")
         if doc is None:
@@ -107,6 +178,27 @@ def load(root: str | Path) -> Results:
             frame.insert(0, "seed", doc["config"]["seed"])
             frame.insert(0, "run_id", rid)
             epoch_frames.append(frame)
+        for name, frame in read_probe_tables(path / "probes").items():
+            frame.insert(0, "seed", doc["config"]["seed"])
+            frame.insert(0, "run_id", rid)
+            probe_frames.setdefault(name, []).append(frame)
     runs = pd.DataFrame(run_rows)
     epochs = pd.concat(epoch_frames, ignore_index=True) if epoch_frames else pd.DataFrame(columns=EPOCH_COLUMNS)
-    return Results(root, runs, epochs)
+    probes = {name: pd.concat(frames, ignore_index=True) for name, frames in sorted(probe_frames.items())}
+    return Results(root, runs, epochs, probes)
+
+
+def read_probe_tables(folder: Path) -> dict[str, pd.DataFrame]:
+    """The ``<name>.npz`` probe tables of one run directory's ``probes/`` folder (never unpickles)."""
+    import numpy as np
+
+    tables: dict[str, pd.DataFrame] = {}
+    if not folder.is_dir():
+        return tables
+    for file in sorted(folder.glob("*.npz")):
+        try:
+            with np.load(file, allow_pickle=False) as npz:
+                tables[file.stem] = pd.DataFrame({key: npz[key] for key in npz.files})
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"{file}: unreadable probe table ({exc})") from None
+    return tables

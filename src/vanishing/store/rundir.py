@@ -7,6 +7,7 @@ Layout::
     <root>/runs/<run_id>/checkpoint.pt  model, optimizer, RNG and history after the last finished epoch
     <root>/runs/<run_id>/epochs.json   per-epoch metrics so far (list of records)
     <root>/runs/<run_id>/summary.json  final status and headline metrics (written last)
+    <root>/runs/<run_id>/probes/<table>.npz  probe tables (numpy columns, no pickle; see .results)
 
 Every file is written atomically. ``summary.json`` is written only when the
 run ends, after its last checkpoint, and the index row is updated after
@@ -26,7 +27,7 @@ from typing import Any
 
 from ..config import RunConfig, config_hash, run_id, to_dict
 from ..errors import StoreError
-from .atomic import read_json, torch_load, torch_save, write_json
+from .atomic import read_json, torch_load, torch_save, write_atomic, write_json
 from .index import FINAL, Index
 
 
@@ -54,7 +55,8 @@ def environment() -> dict[str, Any]:
 class Store:
     """A results root: run directories plus the index."""
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, index: bool = True) -> None:
+        """``index=False``: run directories only, no SQLite (a worker that must leave the index to its driver)."""
         self.root = Path(root)
         try:
             (self.root / "runs").mkdir(parents=True, exist_ok=True)
@@ -62,7 +64,7 @@ class Store:
             raise StoreError(f"{self.root}: cannot create the results root ({exc.strerror or exc})") from None
         if not os.access(self.root, os.W_OK) or not os.access(self.root / "runs", os.W_OK):
             raise StoreError(f"{self.root}: the results root is not writable")
-        self.index = Index(self.root)
+        self.index = Index(self.root) if index else None
 
     def run_path(self, rid: str) -> Path:
         return self.root / "runs" / rid
@@ -127,9 +129,32 @@ class RunDir:
     def save_epoch(self, checkpoint: dict, history: list[dict]) -> None:
         torch_save(self.path / "checkpoint.pt", checkpoint)
         write_json(self.path / "epochs.json", history)
-        self.store.index.heartbeat(self.run_id, len(history))
+        if self.store.index is not None:
+            self.store.index.heartbeat(self.run_id, len(history))
+
+    def write_probe(self, name: str, table: dict[str, Any]) -> None:
+        """Write probe table ``name`` to ``probes/<name>.npz`` atomically (1-d numpy columns, no pickle)."""
+        write_probe_table(self.path / "probes", name, table)
 
     def finish(self, status: str, summary: dict, message: str | None = None) -> None:
         record = {**summary, "status": status, "run_id": self.run_id, "message": message}
         write_json(self.path / "summary.json", record)
-        self.store.index.finish(self.run_id, status, summary, message)
+        if self.store.index is not None:
+            self.store.index.finish(self.run_id, status, summary, message)
+
+
+def write_probe_table(folder: Path, name: str, table: dict[str, Any]) -> None:
+    """Save equal-length 1-d columns as ``folder/<name>.npz`` (compressed, atomic, object arrays refused)."""
+    import numpy as np
+
+    if not name.replace("_", "").isalnum():
+        raise StoreError(f"probe table name {name!r}: letters, digits and underscores only")
+    columns = {key: np.asarray(col) for key, col in table.items()}
+    for key, col in columns.items():
+        if col.dtype == object or col.ndim != 1:
+            raise StoreError(f"probe table {name}.{key}: expected a 1-d numeric, bool or text column, got {col.dtype} {col.shape}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"{folder}: cannot create the probes folder ({exc.strerror or exc})") from None
+    write_atomic(folder / f"{name}.npz", lambda fh: np.savez_compressed(fh, **columns))
