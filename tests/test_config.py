@@ -100,3 +100,8 @@ def test_bad_configs_name_the_field(raw, message):
 def test_call_syntax_never_evaluates_code():
     with pytest.raises(ConfigError):
         resolve(config_from_dict({"optim": {"optimizer": "sgd(momentum=__import__('os').getpid())"}}))
+
+
+def test_sdagd_refuses_a_loss_without_psd_curvature_before_training():
+    with pytest.raises(ConfigError, match="sdagd's curvature is defined for"):
+        resolve(with_overrides(RunConfig(), {"optim.optimizer": "sdagd", "model.output": "sigmoid"}))

@@ -278,6 +278,10 @@ def resolve(config: RunConfig) -> RunConfig:
 
     losses.check_pair(o.loss, m.output)
     opt_name, opt_kwargs = factory.canonical(o.optimizer)
+    if opt_name == "sdagd":
+        from .optim.curvature import check_supported
+
+        check_supported(o.loss, m.output)  # before training: SDAGD needs a PSD Gauss–Newton matrix
     lr = factory.default_lr(opt_name) if o.lr is None else o.lr
     if not lr > 0:
         raise ConfigError(f"optim.lr: expected a positive learning rate, got {o.lr}")

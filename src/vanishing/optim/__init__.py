@@ -1,5 +1,11 @@
-"""Optimizers: the torch ones by name with SPEC §4 defaults (see :mod:`.factory`)."""
+"""Optimizers: the torch ones by name with SPEC §4 defaults (see :mod:`.factory`), and SDAGD (:mod:`.sdagd`)."""
 
+from . import curvature
 from .factory import REGISTRY, build_optimizer, canonical, default_lr, format_optimizer, names, register
+from .lr_search import LRSearchResult, lr_search
+from .sdagd import SDAGD, SDAGDStats
 
-__all__ = ["REGISTRY", "build_optimizer", "canonical", "default_lr", "format_optimizer", "names", "register"]
+__all__ = [
+    "REGISTRY", "SDAGD", "LRSearchResult", "SDAGDStats", "build_optimizer", "canonical", "curvature", "default_lr",
+    "format_optimizer", "lr_search", "names", "register",
+]

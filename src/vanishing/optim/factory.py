@@ -3,7 +3,8 @@
 Optimizers are named in call syntax, e.g. ``"sgd(momentum=0.9, nesterov=True)"``
 or ``"adam(beta2=0.98)"``; every option not given takes the default listed in
 :data:`REGISTRY`. Default learning rates follow SPEC §4: 0.01 for sgd and
-adagrad, 1e-3 for adam/adamw/rmsprop, 1.0 for adadelta.
+adagrad, 1e-3 for adam/adamw/rmsprop, 1.0 for adadelta and sdagd (ours, see
+:mod:`vanishing.optim.sdagd`).
 
 The torch optimizers are built with ``fused=True`` where the installed torch
 supports it for the parameters' device (one kernel for all parameters — the
@@ -116,6 +117,12 @@ register(OptimizerEntry(
 register(OptimizerEntry(
     "adamw", {**_ADAM, "weight_decay": 0.01}, 1e-3,
     _torch_builder(torch.optim.AdamW, betas=True), _check_ranges, "Loshchilov & Hutter 2019 (torch.optim.AdamW)"))
+
+from . import sdagd as _sdagd  # ours (vanishing.optim.sdagd), registered after the torch ones
+
+register(OptimizerEntry(
+    "sdagd", dict(_sdagd.DEFAULTS), _sdagd.DEFAULT_LR, _sdagd.build, _sdagd.check_options,
+    "stochastic diagonal approximate greatest descent, Tan & Lim 2019 (vanishing.optim.SDAGD)"))
 
 
 def canonical(text: str, field_name: str = "optim.optimizer") -> tuple[str, dict[str, Any]]:
