@@ -28,6 +28,7 @@ _EXPORTS = {
     "run": "runner",
     "load": "store",
     "sweep": "sweep",
+    "watch": "watch",
 }
 
 __all__ = [*_EXPORTS, "__version__"]

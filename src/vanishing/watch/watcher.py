@@ -1,0 +1,496 @@
+"""``vanishing.watch(model, probe_batch=(x, y), loss_fn=...)``: the probes on any PyTorch model, in the user's own loop.
+
+The user's loop stays plain PyTorch::
+
+    w = vanishing.watch(model, probe_batch=(x_probe, y_probe), loss_fn=F.cross_entropy, every=100)
+    with w:
+        for xb, yb in loader:
+            opt.zero_grad()
+            F.cross_entropy(model(xb), yb).backward()
+            opt.step()
+    print(w.diagnose())
+    w.save("vanishing-results")
+
+What is recorded (see ``docs/watch.md``):
+
+* **every step** — per weight layer, the probes' ``grad_norm_stats``:
+  ‖∇W‖₂, mean|∇W|, ‖∇b‖₂, mean|∇b| of that step's backward pass. A step is
+  one backward pass that reaches the watched weights (``step_on="backward"``,
+  the default: a multi-gradient hook, no call needed) or one call of
+  :meth:`Watch.step` (``step_on="call"``, reads ``.grad``; use it with
+  gradient accumulation). Rows go into a preallocated device buffer with one
+  ``copy_`` each — no host synchronisation — and move to the host in bulk
+  when the buffer (``chunk`` rows) is full and at every snapshot.
+* **at the start and every** ``every`` **steps** — a snapshot on the probe
+  batch, in eval mode, of every hidden weight layer: per-example δ (the
+  ``backprop_signal`` table), activation statistics per node and class
+  (``activation_stats``, ``activation_hist``), ``sparsity``, ``dead_units`` and
+  ``saturation`` — the probe classes of :mod:`vanishing.probes` run on a
+  :class:`~vanishing.probes.ProbeSetView` built from forward hooks. With
+  ``step_on="backward"`` the snapshot of step s runs at the start of the next
+  forward pass (after the optimizer step), or at :meth:`close`.
+
+A snapshot never changes weights, gradients, batch-norm statistics or the
+random state, so a watched loop trains exactly like an unwatched one (tested).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils._pytree import tree_map
+
+from .. import activations as act_registry
+from ..probes import (
+    ActivationStats,
+    BackpropSignal,
+    DeadUnits,
+    ProbeRecorder,
+    ProbeSetView,
+    Saturation,
+    Schedule,
+    Sparsity,
+    at_init,
+    eval_mode,
+    every as every_schedule,
+    grad_norm_stats,
+)
+from ..probes.grad_norms import COLUMNS as GRAD_COLUMNS
+from .hooks import Capture, Layout, discover, nodes_first, pair_events
+from .per_example import batch_size, check_reduction, resolve_reduction, summed_loss
+
+STEP_MODES = ("backward", "call")
+MAX_CLASSES = 100  # per-class activation statistics up to this many classes; pooled only above
+
+
+class UnknownActivation:
+    """Stand-in for an activation whose f is unknown: no saturation test, no hard zero, unbounded range."""
+
+    spec = "unknown"
+    name = "unknown"
+    lo = -math.inf
+    hi = math.inf
+    saturates = False
+    hard_zero = False
+
+    def __repr__(self) -> str:
+        return "UnknownActivation()"
+
+
+UNKNOWN = UnknownActivation()
+
+
+def _call(model: nn.Module, x: Any) -> Any:
+    if isinstance(x, (tuple, list)):
+        return model(*x)
+    if isinstance(x, Mapping):
+        return model(**x)
+    return model(x)
+
+
+def _labels(y: Any, n: int, device: torch.device) -> tuple[torch.Tensor, int]:
+    """Class labels for the per-class statistics: y itself when it is (N,) integer labels of ≤ MAX_CLASSES classes."""
+    if isinstance(y, torch.Tensor) and y.dim() == 1 and len(y) == n and not y.is_floating_point() and not y.is_complex():
+        if n and int(y.min()) >= 0 and int(y.max()) < MAX_CLASSES:
+            return y.long(), int(y.max()) + 1
+    return torch.zeros(n, dtype=torch.long, device=device), 1
+
+
+class Watch:
+    """Probes attached to an arbitrary ``nn.Module`` (build with :func:`watch`; see the module docstring).
+
+    Attributes: ``layers`` (weight layers, execution order), ``hidden`` (the
+    ones whose δ and activations are snapshotted: every weight layer that
+    runs once per forward pass except the last one, the output layer),
+    ``output_layer``, ``activations`` (hidden layer → activation spec or
+    ``"unknown"``), ``steps`` (steps seen), ``snapshot_steps``.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        probe_batch: tuple[Any, Any],
+        loss_fn: Callable[..., torch.Tensor],
+        *,
+        every: int | Schedule = 100,
+        step_on: str = "backward",
+        unknown: str = "warn",
+        activations: Mapping[str, str] | None = None,
+        loss_reduction: str = "auto",
+        saturation_threshold: float = 0.05,
+        bins: int = 50,
+        tensorboard: Any = None,
+        chunk: int = 1024,
+        name: str | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
+        if step_on not in STEP_MODES:
+            raise ValueError(f"watch: step_on={step_on!r} must be one of {', '.join(STEP_MODES)}")
+        if isinstance(every, bool) or not isinstance(every, (int, Schedule)) or (isinstance(every, int) and every < 1):
+            raise ValueError(f"watch: every must be an integer >= 1 (steps between snapshots) or a schedule, got {every!r}")
+        if not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"watch: chunk must be an integer >= 1, got {chunk!r}")
+        if not 0.0 < saturation_threshold < 1.0:
+            raise ValueError(f"watch: saturation_threshold must lie in (0, 1), got {saturation_threshold!r}")
+        if not isinstance(probe_batch, (tuple, list)) or len(probe_batch) != 2:
+            raise ValueError("watch: probe_batch must be a pair (x, y) of inputs and targets")
+        self.model = model
+        self.loss_fn = loss_fn
+        self.schedule: Schedule = every_schedule(every) if isinstance(every, int) else every
+        self.step_on = step_on
+        self.unknown_policy = unknown
+        self.chunk = chunk
+        self.name = name
+        self.saturation_threshold = float(saturation_threshold)
+        self.bins = int(bins)
+        params = list(model.parameters())
+        self.device = params[0].device if params else torch.device("cpu")
+        to_device = lambda t: t.to(self.device) if isinstance(t, torch.Tensor) else t  # noqa: E731
+        self.x = tree_map(to_device, probe_batch[0])
+        self.y = tree_map(to_device, probe_batch[1])
+        self.n = batch_size(self.x)
+        self.layout: Layout = discover(model, unknown)
+        self.reduction = resolve_reduction(loss_fn, loss_reduction)
+        self._total = summed_loss(loss_fn, self.reduction)
+        self.labels, self.n_classes = _labels(self.y, self.n, self.device)
+        self._overrides = self._check_overrides(activations or {})
+        self._probes = [
+            BackpropSignal(at_init()),
+            ActivationStats(at_init(), bins=self.bins),
+            Sparsity(at_init()),
+            DeadUnits(at_init()),
+            Saturation(at_init(), threshold=self.saturation_threshold),
+        ]
+        self.started = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.steps = 0
+        self.snapshot_steps: list[int] = []
+        self._pending = False
+        self._busy = False
+        self._closed = False
+        self._handles: list[Any] = []
+        self._tb = None
+        self._discover_order()  # one eval-mode forward pass: execution order, hidden layers, pairing
+        if tensorboard is not None:
+            from .tensorboard import TensorBoardLogger
+
+            self._tb = TensorBoardLogger(tensorboard)
+        self.recorder = ProbeRecorder(self._probes, [], self.hidden, 0, 1)
+        n_layers = len(self.layers)
+        self._buffer = torch.full((chunk, n_layers, len(GRAD_COLUMNS)), float("nan"), device=self.device)
+        self._rows: list[int] = []
+        self._host_steps: list[np.ndarray] = []
+        self._host_values: list[np.ndarray] = []
+        self._snapshot()  # step 0: the network as handed over
+        self._attach()
+
+    # ------------------------------------------------------------------ setup
+
+    def _check_overrides(self, given: Mapping[str, str]) -> dict[str, Any]:
+        out = {}
+        for layer, spec in given.items():
+            if layer not in self.layout.weight:
+                raise ValueError(f"watch: activations={{{layer!r}: ...}}: no weight layer named {layer!r} "
+                                 f"(weight layers: {', '.join(self.layout.weight)})")
+            out[layer] = act_registry.get(spec, f"watch activations[{layer!r}]")
+        return out
+
+    def _discover_order(self) -> None:
+        with eval_mode(self.model), torch.no_grad(), Capture(self.layout) as cap:
+            output = _call(self.model, self.x)
+        check_reduction(self.loss_fn, self.reduction, output, self.y, self.n)
+        calls = Counter(e.name for e in cap.events if e.kind == "weight")
+        ran = list(dict.fromkeys(e.name for e in cap.events if e.kind == "weight"))
+        if not ran:
+            raise RuntimeError("watch: no Linear or convolution layer ran on the probe batch (called through forward hooks)")
+        idle = [n for n in self.layout.weight if n not in calls]
+        shared = [n for n in ran if calls[n] > 1]
+        if idle:
+            warnings.warn(f"watch: layers {', '.join(idle)} did not run on the probe batch: gradient norms only", stacklevel=4)
+        if shared:
+            warnings.warn(
+                f"watch: layers {', '.join(shared)} run more than once per forward pass (shared weights): "
+                "their per-example δ and activations are not snapshotted, gradient norms are", stacklevel=4
+            )
+        self.layers: list[str] = ran + idle
+        last = [e.name for e in cap.events if e.kind == "weight"][-1]
+        self.output_layer = last
+        self.hidden: list[str] = [n for n in ran if calls[n] == 1 and n != last]
+        paired = {w.name: a for w, a in pair_events(cap.events) if calls[w.name] == 1}
+        self.activation_module: dict[str, str | None] = {n: (paired[n].name if paired.get(n) else None) for n in self.hidden}
+        self._activation: dict[str, Any] = {}
+        for n in self.hidden:
+            if n in self._overrides:
+                self._activation[n] = self._overrides[n]
+            elif self.activation_module[n] is not None:
+                self._activation[n] = self.layout.activation[self.activation_module[n]][1] or UNKNOWN
+            else:
+                self._activation[n] = UNKNOWN
+        self.activations = {n: getattr(a, "spec", "unknown") for n, a in self._activation.items()}
+        self.widths = {}
+        for e in cap.events:
+            if e.kind == "weight" and e.name in self.hidden:
+                self.widths[e.name] = int(nodes_first(e.output, self.layout.node_dim[e.name]).shape[1]) if e.output.dim() > 1 else 1
+        self._param_index: list[tuple[int, int]] = []
+        self._param_tensors: list[torch.Tensor] = []
+        for i, n in enumerate(self.layers):
+            w, b = self.layout.params[n]
+            for k, p in enumerate((w, b)):
+                if isinstance(p, torch.Tensor) and p.requires_grad:
+                    self._param_index.append((i, k))
+                    self._param_tensors.append(p)
+
+    def _attach(self) -> None:
+        if self.step_on == "backward":
+            if not self._param_tensors:
+                raise ValueError("watch: no watched weight requires a gradient; nothing to step on (step_on='backward')")
+            self._handles.append(torch.autograd.graph.register_multi_grad_hook(self._param_tensors, lambda g: self._on_grads(g)))
+            self._handles.append(self.model.register_forward_pre_hook(lambda m, inputs: self._before_forward()))
+
+    # ------------------------------------------------------------------ per step (device work only)
+
+    def _on_grads(self, grads) -> None:
+        if self._busy:
+            return
+        n_layers = len(self.layers)
+        wg: list[torch.Tensor | None] = [None] * n_layers
+        bg: list[torch.Tensor | None] = [None] * n_layers
+        for (i, k), g in zip(self._param_index, grads):
+            (wg if k == 0 else bg)[i] = g
+        self._record(wg, bg)
+        if self._pending_due():
+            self._pending = True
+
+    def _before_forward(self) -> None:
+        if self._pending and not self._busy:
+            self._snapshot()
+
+    def _pending_due(self) -> bool:
+        return self.schedule(self.steps)
+
+    def step(self) -> None:
+        """Count one training step (``step_on="call"``): record the ``.grad`` norms; snapshot if scheduled.
+
+        Call it after ``loss.backward()`` — before or after ``optimizer.step()``
+        (gradients are read as they are then: after any clipping you did).
+        """
+        if self.step_on != "call":
+            raise RuntimeError("watch: step() is for step_on='call'; with step_on='backward' every backward pass is a step")
+        if self._closed:
+            raise RuntimeError("watch: this watch is closed")
+        wg, bg = [], []
+        for n in self.layers:
+            w, b = self.layout.params[n]
+            wg.append(w.grad)
+            bg.append(b.grad if isinstance(b, torch.Tensor) else None)
+        self._record(wg, bg)
+        if self.schedule(self.steps):
+            self._snapshot()
+
+    def _record(self, weight_grads, bias_grads) -> None:
+        self.steps += 1
+        if all(g is None for g in weight_grads) and all(g is None for g in bias_grads):
+            return
+        row = len(self._rows)
+        self._buffer[row].copy_(grad_norm_stats(weight_grads, bias_grads))
+        self._rows.append(self.steps)
+        if len(self._rows) == self.chunk:
+            self._flush_steps()
+
+    # ------------------------------------------------------------------ bulk transfer and snapshots
+
+    def _flush_steps(self) -> None:
+        """Move the buffered rows to the host (one transfer) and hand them to TensorBoard."""
+        if not self._rows:
+            return
+        values = self._buffer[: len(self._rows)].detach().to("cpu", copy=True).numpy().astype(np.float64)
+        steps = np.asarray(self._rows, dtype=np.int64)
+        self._host_steps.append(steps)
+        self._host_values.append(values)
+        self._rows = []
+        if self._tb is not None:
+            self._tb.log_grad_norms(self.layers, steps, values)
+
+    def flush(self) -> None:
+        """Move buffered step rows to the host and take a due snapshot (both happen by themselves too)."""
+        self._flush_steps()
+        if self._pending and not self._busy:
+            self._snapshot()
+        if self._tb is not None:
+            self._tb.flush()
+
+    def snapshot(self) -> None:
+        """Take a probe-batch snapshot now (at the current step), unless one exists for this step."""
+        if not self.snapshot_steps or self.snapshot_steps[-1] != self.steps:
+            self._snapshot()
+
+    def _snapshot(self) -> None:
+        self._busy = True
+        try:
+            self._flush_steps()
+            view = self._capture()
+            self.recorder.record_snapshot(self.steps, view, self._probes)
+            self.snapshot_steps.append(self.steps)
+            if self._tb is not None:
+                latest = {name: parts[-1] for name, parts in self.recorder.snapshots.items()}
+                self._tb.log_snapshot(self.steps, latest, view)
+        finally:
+            self._busy = False
+            self._pending = False
+
+    def _capture(self) -> ProbeSetView:
+        """Per-example δ, pre-activations and activation outputs of the hidden layers on the probe batch (eval mode)."""
+        with torch.inference_mode(False), torch.enable_grad(), eval_mode(self.model), Capture(self.layout) as cap:
+            if self.device.type in ("cpu", "cuda"):
+                with torch.autocast(self.device.type, enabled=False):
+                    output = _call(self.model, self.x)
+            else:
+                output = _call(self.model, self.x)
+            pairs = {w.name: (w, a) for w, a in pair_events(cap.events)}
+            layers = [n for n in self.hidden if n in pairs]
+            total = self._total(output, self.y, self.n)
+            targets = [pairs[n][0].output for n in layers]
+            grads = torch.autograd.grad(total, targets, allow_unused=True) if targets else []
+        pre, out, deltas, acts = [], [], [], []
+        for n, g in zip(layers, grads):
+            w_event, a_event = pairs[n]
+            dim = self.layout.node_dim[n]
+            a = w_event.output.detach()
+            deltas.append(nodes_first(g.detach() if g is not None else torch.zeros_like(a), dim))
+            act = self._activation[n]
+            if a_event is not None:
+                p, o = a_event.pre, a_event.out
+            elif n in self._overrides:
+                p, o = a, act.f(a)
+            else:
+                p, o = a, a
+            pre.append(nodes_first(p, dim))
+            out.append(nodes_first(o, dim))
+            acts.append(act)
+        return ProbeSetView(
+            epoch=self.steps, layers=layers, activations=acts, pre=pre, out=out,
+            labels=self.labels, n_classes=self.n_classes, deltas=deltas,
+        )
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Remove the hooks, take a final snapshot of the trained network, move everything to the host."""
+        if self._closed:
+            return
+        self._detach()
+        self._flush_steps()
+        if not self.snapshot_steps or self.snapshot_steps[-1] != self.steps:
+            self._snapshot()
+        self._closed = True
+        if self._tb is not None:
+            self._tb.close()
+
+    def _detach(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles = []
+
+    def __enter__(self) -> Watch:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:  # leave the model clean; no snapshot of a loop that failed
+            self._detach()
+            self._flush_steps()
+            self._closed = True
+            if self._tb is not None:
+                self._tb.close()
+
+    # ------------------------------------------------------------------ results
+
+    def columns(self) -> dict[str, dict[str, np.ndarray]]:
+        """Every table as numpy columns, in the store's long format (``epoch`` columns hold the step)."""
+        self._flush_steps()
+        if self._pending and not self._busy and not self._closed:
+            self._snapshot()
+        steps = np.concatenate(self._host_steps) if self._host_steps else np.zeros(0, dtype=np.int64)
+        values = np.concatenate(self._host_values) if self._host_values else np.zeros((0, len(self.layers), len(GRAD_COLUMNS)))
+        n_layers = len(self.layers)
+        grad = {
+            "step": np.repeat(steps, n_layers),
+            "epoch": np.repeat(steps, n_layers),
+            "layer": np.tile(np.asarray(self.layers, dtype=str), len(steps)),
+        }
+        for q, col in enumerate(GRAD_COLUMNS):
+            grad[col] = values[:, :, q].reshape(-1)
+        tables = {"grad_norms": grad}
+        tables.update(self.recorder.tables())
+        return tables
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table as a DataFrame (the schema of ``vanishing.load(...).probes``, without run_id/seed)."""
+        return {name: pd.DataFrame(cols) for name, cols in self.columns().items()}
+
+    def context(self) -> dict[str, Any]:
+        """What the diagnosis needs to know about this watch besides the tables."""
+        return {
+            "clock": "step",
+            "source": f"watched {type(self.model).__name__}" + (f" {self.name!r}" if self.name else ""),
+            "activations": dict(self.activations),
+            "n_samples": self.n,
+        }
+
+    def diagnose(self, thresholds=None, *, at: int | None = None):
+        """Verdicts on the latest snapshot (one is taken now if the net changed since): see :mod:`.diagnose`."""
+        from .diagnose import diagnose_tables
+
+        if not self._closed and self.snapshot_steps and self.snapshot_steps[-1] != self.steps and not self._busy:
+            self._snapshot()
+        return diagnose_tables(self.tables(), thresholds, at=at, context=self.context())
+
+    def save(self, root: str | Path, name: str | None = None) -> Path:
+        """Write this watch as a run of the results root ``root`` (see :mod:`.save`); returns the run directory."""
+        from .save import save_watch
+
+        return save_watch(self, root, name or self.name)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"step_on={self.step_on!r}"
+        return (
+            f"Watch({type(self.model).__name__}, hidden=[{', '.join(self.hidden)}], output={self.output_layer!r}, "
+            f"steps={self.steps}, snapshots={len(self.snapshot_steps)}, {state})"
+        )
+
+
+def watch(
+    model: nn.Module,
+    probe_batch: tuple[Any, Any],
+    loss_fn: Callable[..., torch.Tensor],
+    **options: Any,
+) -> Watch:
+    """Attach the probes to ``model`` for the user's own training loop and return the :class:`Watch`.
+
+    ``probe_batch=(x, y)``: a fixed batch (a few hundred examples, class-
+    balanced if you can) on which the snapshots look at the network; ``x`` is
+    passed as ``model(x)`` (``model(*x)`` for a tuple, ``model(**x)`` for a
+    dict). ``loss_fn(model(x), y)``: your loss (see
+    :mod:`vanishing.watch.per_example` for how per-example losses are had from
+    a mean). Options: ``every`` (steps between snapshots, or a schedule; 100),
+    ``step_on`` ("backward" — every backward pass is a step, no call needed —
+    or "call" — call ``w.step()`` once per step), ``unknown`` (policy for
+    modules with parameters of an unknown type: "warn", "error", "skip"),
+    ``activations`` ({layer: "relu"} for functional activations the hooks
+    cannot see), ``loss_reduction`` ("auto", "mean", "sum", "none"),
+    ``saturation_threshold`` (0.05), ``bins`` (50), ``tensorboard`` (a log
+    folder or a SummaryWriter), ``chunk`` (step rows per host transfer, 1024),
+    ``name``. Use it as a context manager (``with watch(...) as w:``) or call
+    ``w.close()`` when done. The first snapshot (step 0) is taken at once.
+    """
+    return Watch(model, probe_batch, loss_fn, **options)
