@@ -129,3 +129,13 @@ def test_probe_tables_round_trip_without_pickle(tmp_path):
     np.savez(tmp_path / "probes" / "evil.npz", x=np.array([{"code": 1}], dtype=object))  # a pickled column
     with pytest.raises(StoreError, match="unreadable probe table"):
         read_probe_tables(tmp_path / "probes")
+
+
+def test_atomic_files_get_the_usual_permissions(tmp_path):
+    import stat
+
+    from vanishing.store.atomic import FILE_MODE, write_bytes
+
+    write_bytes(tmp_path / "r.html", b"x")
+    assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == FILE_MODE
+    assert FILE_MODE & 0o044  # readable by others under a usual umask (022), unlike mkstemp's 0600

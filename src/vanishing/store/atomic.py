@@ -19,6 +19,16 @@ import torch
 from ..errors import StoreError
 
 
+def _default_mode() -> int:
+    """0o666 minus the process umask: what ``open()`` would give (mkstemp alone gives 0o600)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _default_mode()
+
+
 def _fsync_dir(folder: Path) -> None:
     try:
         fd = os.open(folder, os.O_RDONLY)
@@ -38,6 +48,7 @@ def write_atomic(path: str | Path, write: Callable[[io.BufferedWriter], None]) -
     tmp_name = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
