@@ -101,6 +101,9 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
     progress = p.add_mutually_exclusive_group()
     progress.add_argument("--progress", dest="exec.progress", action="store_const", const=True, default=None, help="show a progress bar")
     progress.add_argument("--no-progress", dest="exec.progress", action="store_const", const=False, help="never show a progress bar")
+    p.add_argument("--tensorboard", metavar="DIR", dest="tensorboard", default=None,
+                   help="also log gradient norms, per-example δ and activation histograms to TensorBoard in DIR/<run_id> "
+                   "(needs: pip install 'vanishing[tensorboard]'; see docs/watch.md)")
     p.set_defaults(func=cmd_run)
 
 
@@ -210,7 +213,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
 
     try:
-        result = run(config, ex, on_epoch=on_epoch, on_start=on_start)
+        callbacks = []
+        if getattr(args, "tensorboard", None):
+            from .watch.tensorboard import TensorBoardCallback
+
+            callbacks.append(TensorBoardCallback(args.tensorboard))
+        result = run(config, ex, callbacks=callbacks, on_epoch=on_epoch, on_start=on_start)
     except RunBusyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -270,6 +278,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .data.commands import add_parser as add_data_parser
+    from .report.commands import add_parser as add_report_parser
+    from .studies.commands import add_parser as add_study_parser
+    from .sweep.commands import add_parser as add_sweep_parser
+    from .theory.commands import add_parser as add_theory_parser
+    from .watch.commands import add_parser as add_diagnose_parser
 
     parser = OneLineParser(
         prog="vanishing",
@@ -278,15 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vanishing {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineParser)
     sub.required = True
-    add_run_parser(sub)
-    add_status_parser(sub)
-    add_data_parser(sub)
-    from .theory.commands import add_parser as add_theory_parser
-
-    add_theory_parser(sub)
-    from .sweep.commands import add_parser as add_sweep_parser
-
-    add_sweep_parser(sub)
+    for add in (add_run_parser, add_study_parser, add_sweep_parser, add_status_parser, add_report_parser,
+                add_diagnose_parser, add_theory_parser, add_data_parser):
+        add(sub)
     return parser
 
 

@@ -136,6 +136,58 @@ class Index:
                 )
         return "claimed", None
 
+    def claim_many(self, entries: list[tuple[str, str, int, dict]]) -> tuple[str, dict[str, dict | None]]:
+        """Claim several runs (a seed batch) in one transaction, all or none.
+
+        ``entries``: (run_id, config_hash, seed, config). Returns
+        ``("claimed", {run_id: None for each claimed, row for each final})``,
+        or ``("busy", {run_id: row})`` — nothing claimed — when another live
+        process holds a fresh lease on any of them.
+        """
+        now, pid, host = time.time(), os.getpid(), socket.gethostname()
+        with self._transaction() as con:
+            rows = {}
+            for rid, *_ in entries:
+                row = con.execute("SELECT * FROM runs WHERE run_id = ?", (rid,)).fetchone()
+                rows[rid] = dict(row) if row is not None else None
+            busy = {rid: r for rid, r in rows.items() if r is not None and r["status"] == "running" and not self._stale(r, now)}
+            if busy:
+                return "busy", busy
+            out: dict[str, dict | None] = {}
+            for rid, digest, seed, config in entries:
+                row = rows[rid]
+                if row is not None and row["status"] in FINAL:
+                    out[rid] = row
+                    continue
+                if row is not None:
+                    con.execute(
+                        "UPDATE runs SET status='running', pid=?, host=?, heartbeat=?, started=?, message=NULL WHERE run_id=?",
+                        (pid, host, now, now, rid),
+                    )
+                else:
+                    con.execute(
+                        "INSERT INTO runs (run_id, config_hash, seed, status, pid, host, heartbeat, created, started, config)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        (rid, digest, seed, "running", pid, host, now, now, now, json.dumps(config, sort_keys=True)),
+                    )
+                out[rid] = None
+        return "claimed", out
+
+    def add_pending_many(self, entries: list[tuple[str, str, int, dict]]) -> None:
+        """:meth:`add_pending` for many runs in one transaction."""
+        now = time.time()
+        with self._transaction() as con:
+            con.executemany(
+                "INSERT OR IGNORE INTO runs (run_id, config_hash, seed, status, created, config) VALUES (?,?,?,?,?,?)",
+                [(rid, digest, seed, "pending", now, json.dumps(config, sort_keys=True)) for rid, digest, seed, config in entries],
+            )
+
+    def heartbeat_many(self, run_ids: list[str]) -> None:
+        """Renew the leases of ``run_ids`` (a driver's heartbeat thread, also during long epochs)."""
+        now = time.time()
+        with self._transaction() as con:
+            con.executemany("UPDATE runs SET heartbeat=? WHERE run_id=? AND status='running'", [(now, rid) for rid in run_ids])
+
     def _stale(self, row: dict, now: float) -> bool:
         if row["heartbeat"] is None or now - row["heartbeat"] > self.lease_timeout:
             return True

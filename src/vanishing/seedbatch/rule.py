@@ -1,0 +1,78 @@
+"""When runs may train as one seed batch, and when it pays.
+
+**May** (:func:`unbatchable_reason`): the runs differ only in the seed
+(the sweep groups them by config hash) and
+
+* the optimizer is elementwise — sgd (momentum, nesterov), adagrad,
+  adadelta, rmsprop, adam, adamw update each weight from its own gradient
+  and state, so one optimizer over stacked weights is K independent ones.
+  ``sdagd`` is not: its step length μ = ‖g‖/R comes from the norm of a
+  whole layer (``layer``) or of all gradients (``global``) and its curvature
+  from the engine's per-model recursion, so it runs unbatched;
+* no activation draws from the global RNG — ``rrelu`` samples its slopes
+  from torch's global generator, whose stream an unbatched run owns alone,
+  so a batched rrelu run could not reproduce it.
+
+Batch norm, layer norm, residual connections, PReLU, every other
+activation, gradient clipping (per seed), early stopping, schedules and the
+probes are supported.
+
+**Pays** (:func:`should_batch`): batching trades K small matrix products
+for one batched product of the same size. It saves the per-step overhead
+(Python, dispatch, the optimizer's and autograd's bookkeeping) K − 1 times,
+but its working set is K times larger: once K × (weights, gradients, Adam
+state) no longer fits in the CPU's last-level cache, every step streams it
+from memory, and the memory-bound parts (the optimizer, the gather of the
+mini-batch, elementwise ops) get slower per element. So it wins for narrow
+nets and many seeds and loses for wide nets and few seeds. Measured with
+``benchmarks/seed_batching.py`` (one thread, 784 → width×4 → 10, batch 128,
+Adam; K sequential runs / one K-batch, median of interleaved pairs) — see
+:data:`MEASURED` and ``docs/sweeps.md``. The rule: batch when the widest
+hidden layer is at most ``w`` for the first row ``(w, k_min)`` of
+:data:`RULE` with ``K ≥ k_min``.
+"""
+
+from __future__ import annotations
+
+from ..config import RunConfig
+
+ELEMENTWISE_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
+GLOBAL_RNG_ACTIVATIONS = ("rrelu",)
+
+# speed-up of one K-seed batch over K sequential runs (train time, one thread; see the module docstring).
+# Provisional: measured on a 2-vCPU AMD EPYC (32 MB L3) shared with other jobs; rerun the benchmark alone to refine RULE.
+MEASURED: dict[tuple[int, int], float] = {
+    (64, 2): 1.15, (64, 3): 1.24, (64, 4): 1.28, (64, 8): 1.41,
+    (128, 2): 1.06, (128, 3): 1.05, (128, 4): 1.06, (128, 8): 1.16,
+    (200, 2): 0.97, (200, 3): 1.02, (200, 4): 1.02, (200, 8): 1.12,
+    (400, 2): 0.94, (400, 3): 0.97, (400, 4): 0.98, (400, 8): 1.06,
+    (800, 2): 1.00, (800, 3): 1.04, (800, 4): 1.01,
+}
+# (max width, min K): batch when max(hidden) ≤ width and K ≥ min K for some row
+RULE: tuple[tuple[int, int], ...] = ((128, 2), (256, 4))
+MIN_K = 2
+MAX_K = 8  # larger groups of seeds are split into batches of at most this many
+
+
+def unbatchable_reason(config: RunConfig) -> str | None:
+    """Why the runs of ``config`` cannot share a seed batch, or None when they can."""
+    from ..activations import get as get_activation
+    from ..optim import canonical
+
+    name, _ = canonical(config.optim.optimizer)
+    if name not in ELEMENTWISE_OPTIMIZERS:
+        return (f"optimizer {name} is not elementwise (batched: {', '.join(ELEMENTWISE_OPTIMIZERS)}); "
+                "its step couples the weights of a layer")
+    acts = [config.model.activation] if isinstance(config.model.activation, str) else list(config.model.activation)
+    for act in acts:
+        if get_activation(act).name in GLOBAL_RNG_ACTIVATIONS:
+            return f"activation {act} draws from torch's global RNG, which each unbatched run owns alone"
+    return None
+
+
+def should_batch(config: RunConfig, k: int, device: str = "cpu") -> bool:
+    """True when K runs of ``config`` (differing in seed) should train as one seed batch."""
+    if k < MIN_K or unbatchable_reason(config) is not None:
+        return False
+    width = max(config.model.hidden)
+    return any(width <= w and k >= k_min for w, k_min in RULE)
