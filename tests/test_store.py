@@ -139,3 +139,40 @@ def test_atomic_files_get_the_usual_permissions(tmp_path):
     write_bytes(tmp_path / "r.html", b"x")
     assert stat.S_IMODE((tmp_path / "r.html").stat().st_mode) == FILE_MODE
     assert FILE_MODE & 0o044  # readable by others under a usual umask (022), unlike mkstemp's 0600
+
+
+def test_a_crash_between_checkpoint_and_epochs_json_loses_no_epoch(tmp_path):
+    """Killed after checkpoint.pt of the last epoch but before epochs.json: the resumed run ends with every epoch."""
+    import vanishing
+    from vanishing.config import RunConfig, with_overrides
+    from vanishing.store import atomic
+
+    config = with_overrides(RunConfig(), {"data.train_subset": 300, "model.hidden": [8], "train.epochs": 2,
+                                          "probes.enabled": ["none"]})
+    ex = vanishing.ExecConfig(results=str(tmp_path))
+    real = atomic.write_json
+
+    class Killed(BaseException):
+        pass
+
+    def crash_on_last_epochs_json(path, obj):
+        if path.name == "epochs.json" and len(obj) == 2:
+            raise Killed  # as if SIGKILLed right after the checkpoint of epoch 2
+        real(path, obj)
+
+    import vanishing.store.rundir as rundir
+
+    rundir.write_json, saved = crash_on_last_epochs_json, rundir.write_json
+    try:
+        with pytest.raises(Killed):
+            vanishing.run(config, ex)
+    finally:
+        rundir.write_json = saved
+    run_dir = next((tmp_path / "runs").iterdir())
+    assert len(json.loads((run_dir / "epochs.json").read_text())) == 1  # one epoch behind the checkpoint
+    with Index(tmp_path)._transaction() as con:  # the "killed" holder's lease is stale, as a dead process's would be
+        con.execute("UPDATE runs SET heartbeat = 0, host = 'gone'")
+    result = vanishing.run(config, ex)
+    assert result.status == "done"
+    assert len(json.loads((run_dir / "epochs.json").read_text())) == 2
+    assert len(vanishing.load(tmp_path).epochs) == 2

@@ -109,6 +109,11 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{self.path}: cannot create the run directory ({exc.strerror or exc})") from None
+        for stale in self.path.rglob(".*.tmp"):  # a write killed midway (SIGKILL, power loss); we hold the lease
+            try:
+                stale.unlink()
+            except OSError:
+                pass
         write_json(
             self.path / "config.json",
             {
@@ -124,7 +129,17 @@ class RunDir:
 
     # -- Sink -------------------------------------------------------------
     def load_checkpoint(self) -> dict | None:
-        return torch_load(self.path / "checkpoint.pt")
+        """The last epoch's checkpoint, or None for a fresh run.
+
+        The checkpoint is written before ``epochs.json``; a crash between the
+        two leaves ``epochs.json`` one epoch behind, so it is rewritten here
+        from the checkpoint's history (the source of truth) — otherwise a run
+        whose last epoch was checkpointed would finish without it.
+        """
+        checkpoint = torch_load(self.path / "checkpoint.pt")
+        if checkpoint is not None and read_json(self.path / "epochs.json") != checkpoint["history"]:
+            write_json(self.path / "epochs.json", checkpoint["history"])
+        return checkpoint
 
     def save_epoch(self, checkpoint: dict, history: list[dict]) -> None:
         torch_save(self.path / "checkpoint.pt", checkpoint)
@@ -138,7 +153,12 @@ class RunDir:
 
     def finish(self, status: str, summary: dict, message: str | None = None) -> None:
         record = {**summary, "status": status, "run_id": self.run_id, "message": message}
-        write_json(self.path / "summary.json", record)
+        try:
+            write_json(self.path / "summary.json", record)
+        except StoreError as exc:  # e.g. a full disk: release the lease, so that the next call resumes the run
+            if self.store.index is not None:
+                self.store.index.finish(self.run_id, "failed", summary, f"{message}; {exc}" if message else str(exc))
+            raise
         if self.store.index is not None:
             self.store.index.finish(self.run_id, status, summary, message)
 
