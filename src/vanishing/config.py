@@ -102,6 +102,10 @@ SECTIONS: dict[str, type] = {
     "data": DataConfig, "model": ModelConfig, "optim": OptimConfig, "train": TrainConfig, "probes": ProbesConfig,
 }
 BATCH_NORM_POSITIONS = ("off", "before", "after")
+#: Largest run / probe-set seed: torch generators take at most 2**64 - 1 and an epoch's data order is
+#: seeded with seed * 1_000_003 + epoch (vanishing.train.epoch_permutation), so larger seeds would
+#: crash training midway instead of failing here.
+MAX_SEED = 2**32 - 1
 MONITORS = ("val_acc", "val_loss")
 
 
@@ -224,6 +228,10 @@ def load_toml(path: str) -> dict[str, Any]:
         raise ConfigError(f"{path}: no such config file") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML (arrays or tables nested too deeply)") from None
+    except (OSError, ValueError) as exc:  # a folder, no permission, a NUL byte in the path
+        raise ConfigError(f"{path}: cannot read the config file ({getattr(exc, 'strerror', None) or exc})") from None
 
 
 # --------------------------------------------------------------------------- validation
@@ -304,8 +312,8 @@ def resolve(config: RunConfig) -> RunConfig:
         raise ConfigError(f"train.early_stopping: expected a positive patience in epochs, got {t.early_stopping}")
     if t.monitor not in MONITORS:
         raise ConfigError(f"train.monitor: expected one of {', '.join(MONITORS)}, got {t.monitor!r}")
-    if config.seed < 0:
-        raise ConfigError(f"seed: expected a non-negative integer, got {config.seed}")
+    if not 0 <= config.seed <= MAX_SEED:
+        raise ConfigError(f"seed: expected a non-negative integer up to {MAX_SEED}, got {config.seed}")
     return replace(config, model=model, optim=optim, probes=_resolve_probes(config.probes))
 
 
@@ -318,8 +326,8 @@ def _resolve_probes(p: ProbesConfig) -> ProbesConfig:
         raise ConfigError(f"probes.probe_per_class: expected a positive integer, got {p.probe_per_class}")
     if p.probe_split not in SPLITS:
         raise ConfigError(f"probes.probe_split: expected one of {', '.join(SPLITS)}, got {p.probe_split!r}")
-    if p.probe_seed < 0:
-        raise ConfigError(f"probes.probe_seed: expected a non-negative integer, got {p.probe_seed}")
+    if not 0 <= p.probe_seed <= MAX_SEED:
+        raise ConfigError(f"probes.probe_seed: expected a non-negative integer up to {MAX_SEED}, got {p.probe_seed}")
     return replace(p, enabled=canonical_probes(p.enabled, "probes.enabled"))
 
 

@@ -17,6 +17,14 @@ class UsageError(Exception):
 
     exit_code = 2
 
+    def __str__(self) -> str:
+        # one line whatever the message quotes (a path or value with a newline or a terminal escape
+        # sequence): control characters are shown escaped, as repr() shows them
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
 
 class ConfigError(UsageError, ValueError):
     """A configuration field holds a value outside its allowed set."""

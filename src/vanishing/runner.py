@@ -15,6 +15,7 @@ import torch
 
 from .config import ExecConfig, RunConfig, resolve, resolve_exec, run_id
 from .data import Dataset, load_dataset
+from .errors import StoreError
 from .store import Store
 from .store.atomic import read_json
 from .train import Callback, fit, resolve_device
@@ -104,7 +105,10 @@ def run(
         outcome = fit(config, data, handle, ex, callbacks=[*([probes] if probes else []), *callbacks], on_epoch=on_epoch)
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        handle.finish("failed", {"epochs_done": len(read_json(path / 'epochs.json') or [])}, message)
+        try:
+            handle.finish("failed", {"epochs_done": len(read_json(path / 'epochs.json') or [])}, message)
+        except StoreError:
+            pass  # the disk that failed the run refuses the summary too (the index still records the failure)
         raise
     result.status, result.summary, result.history = outcome.status, outcome.summary, outcome.history
     return result

@@ -6,7 +6,9 @@ memory, so no path from the archive ever becomes a path on disk. Still, an
 archive whose member names are absolute or climb out with ``..`` is refused
 outright (a well-formed data set never has them), and everything that is not
 a regular file — folders, symbolic and hard links, devices, FIFOs — is
-skipped. Member sizes are bounded before reading.
+skipped. Member sizes are bounded before reading, and members are forgotten
+once passed, so memory does not grow with the number of members (a "tar
+bomb" of millions of empty entries).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def iter_members(
     """
     try:
         with tarfile.open(archive, mode="r|*") as tar:
-            for member in tar:
+            for member in _members(tar):
                 parts = safe_parts(member.name, archive)
                 if not member.isreg() or not parts:
                     continue
@@ -74,10 +76,21 @@ def iter_member_names(archive: Path) -> Iterator[tuple[str, ...]]:
     """Path components of the regular members, lazily (stop early to read only the first headers)."""
     try:
         with tarfile.open(archive, mode="r|*") as tar:
-            for member in tar:
+            for member in _members(tar):
                 if member.isreg():
                     yield safe_parts(member.name, archive)
     except FileNotFoundError:
         raise DataError(f"{archive}: no such file") from None
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(f"{archive}: corrupt or unreadable archive ({exc or type(exc).__name__})") from None
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """The members of a stream-mode archive in order, each forgotten once passed.
+
+    ``TarFile`` keeps every header it has read in ``tar.members``; for a
+    stream read once front to back that list is never used again.
+    """
+    while (member := tar.next()) is not None:
+        yield member
+        tar.members.clear()

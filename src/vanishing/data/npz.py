@@ -17,6 +17,7 @@ Inputs are divided by ``pixel_divisor`` like every other data set; pass
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,8 @@ from ..errors import DataError
 from .raw import RawArrays, check_counts, check_labels
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
+#: Labels must be below this: the class list and the output layer grow with the largest label.
+MAX_CLASSES = 100_000
 
 
 def read_npz(path: str | Path) -> RawArrays:
@@ -34,7 +37,7 @@ def read_npz(path: str | Path) -> RawArrays:
         raise DataError(f"{path}: no such file (npz:PATH names a local .npz holding {', '.join(KEYS)})")
     try:
         archive = np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
         raise DataError(f"{path}: not a readable .npz file ({exc})") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DataError(f"{path}: holds a single array, expected an .npz archive with {', '.join(KEYS)}")
@@ -52,8 +55,10 @@ def read_npz(path: str | Path) -> RawArrays:
                     raise DataError(f"{path}: key '{key}' holds Python objects, which need pickle; "
                                     "expected a numeric array") from None
                 raise DataError(f"{path}: key '{key}' is not a readable array ({exc})") from None
-            except (zipfile.BadZipFile, OSError, EOFError) as exc:
-                raise DataError(f"{path}: key '{key}' is not readable ({exc})") from None
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error, NotImplementedError) as exc:
+                raise DataError(f"{path}: key '{key}' is not readable ({exc or type(exc).__name__})") from None
+            except MemoryError:  # a header that declares more elements than memory holds
+                raise DataError(f"{path}: key '{key}' declares an array too large to load") from None
 
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
@@ -95,4 +100,7 @@ def _as_labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
     if labels.size and labels.min() < 0:
         i = int(np.argmin(labels))
         raise DataError(f"{path}: key '{key}' holds label {labels[i]} at index {i}, expected 0 or more")
+    if labels.size and labels.max() >= MAX_CLASSES:
+        i = int(np.argmax(labels))
+        raise DataError(f"{path}: key '{key}' holds label {labels[i]} at index {i}, expected fewer than {MAX_CLASSES} classes")
     return labels

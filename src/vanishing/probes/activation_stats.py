@@ -83,9 +83,11 @@ def node_stats(values: torch.Tensor, labels: torch.Tensor, n_classes: int) -> tu
 def layer_histogram(values: torch.Tensor, bins: int, lo: float = -math.inf, hi: float = math.inf) -> tuple[torch.Tensor, float, float]:
     """Histogram of every entry of ``values`` over [lo, hi] (an infinite end → the observed min/max).
 
-    Returns (counts (bins,), lo, hi); a degenerate range is widened by ±0.5.
+    Returns (counts (bins,), lo, hi); a degenerate range is widened by ±0.5. Non-finite entries
+    (an overflowing, diverging net) are left out of the counts, so the histogram never fails.
     """
     v = values.detach().float().reshape(-1)
+    v = v[torch.isfinite(v)]
     if not math.isfinite(lo):
         lo = float(v.min()) if v.numel() else 0.0
     if not math.isfinite(hi):

@@ -258,15 +258,21 @@ class Report:
 
     def write(self, path: str | Path) -> Path:
         """Write the page (and the figure files beside it, unless ``save_figures`` is off) atomically; return its path."""
+        from ..errors import StoreError
         from ..store.atomic import write_bytes
 
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         figure_dir = None
-        if self.save_figures and any(f.files for f in self.figures):
-            figure_dir = f"{path.stem}_figures"
-            folder = path.parent / figure_dir
-            folder.mkdir(exist_ok=True)
+        folder = path.parent
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if self.save_figures and any(f.files for f in self.figures):
+                figure_dir = f"{path.stem}_figures"
+                folder = path.parent / figure_dir
+                folder.mkdir(exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"{folder}: cannot create the report folder ({exc.strerror or exc})") from None
+        if figure_dir is not None:
             for item in self.figures:
                 for ext, data in item.files.items():
                     write_bytes(folder / f"{item.name}.{ext}", data)

@@ -85,8 +85,16 @@ def _json_default(obj: Any) -> Any:
 
 
 def torch_save(path: str | Path, obj: Any) -> None:
-    """``torch.save`` atomically (checkpoints)."""
-    write_atomic(path, lambda fh: torch.save(obj, fh))
+    """``torch.save`` atomically (checkpoints).
+
+    Serialised in memory first: torch's writer turns an OSError of the file
+    (a full disk) into an opaque ``RuntimeError: [enforce fail at
+    inline_container.cc] unexpected pos``; written as bytes, it stays an
+    OSError and becomes a StoreError naming the file.
+    """
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    write_bytes(path, buffer.getbuffer())
 
 
 def torch_load(path: str | Path) -> Any:
@@ -96,7 +104,12 @@ def torch_load(path: str | Path) -> Any:
     except FileNotFoundError:
         return None
     except Exception as exc:  # a torn or tampered file
-        raise StoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {exc}); delete it to restart the run") from None
+        if type(exc).__name__ == "UnpicklingError":  # the weights-only unpickler met a global: crafted or foreign
+            refused = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), "")
+            raise StoreError(f"{path}: refused: holds Python objects other than tensors, which could run code when "
+                             f"loaded{' (' + refused + ')' if refused else ''}; delete it to restart the run") from None
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise StoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {first}); delete it to restart the run") from None
 
 
 def read_json(path: str | Path) -> Any:

@@ -75,6 +75,8 @@ jacobian_spectrum      epoch, example (index in the probe set), class, index (ra
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,34 +160,57 @@ def load(root: str | Path) -> Results:
     run_rows, epoch_frames = [], []
     probe_frames: dict[str, list[pd.DataFrame]] = {}
     for path in sorted(p for p in runs_dir.iterdir() if p.is_dir()):
-        doc = read_json(path / "config.json")
-        if doc is None:
+        try:
+            loaded = _read_run(path, index_rows)
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a hand-edited or foreign folder
+            raise StoreError(f"{path}: malformed run directory ({type(exc).__name__}: {exc})") from None
+        if loaded is None:
             continue
-        rid = doc["run_id"]
-        summary = read_json(path / "summary.json") or {}
-        indexed = index_rows.get(rid, {})
-        status = summary.get("status") if summary.get("status") in FINAL else indexed.get("status") or summary.get("status")
-        row = {"run_id": rid, "status": status or "pending", "config_hash": doc["config_hash"]}
-        row.update(flatten_config(doc["config"]))
-        row.update({k: summary.get(k) for k in SUMMARY_COLUMNS})
-        if row["message"] is None:
-            row["message"] = indexed.get("message")
-        row["path"] = str(path)
+        row, history_frame, tables = loaded
         run_rows.append(row)
-        history = read_json(path / "epochs.json") or []
-        if history:
-            frame = pd.DataFrame(history)
-            frame.insert(0, "seed", doc["config"]["seed"])
-            frame.insert(0, "run_id", rid)
-            epoch_frames.append(frame)
-        for name, frame in read_probe_tables(path / "probes").items():
-            frame.insert(0, "seed", doc["config"]["seed"])
-            frame.insert(0, "run_id", rid)
+        if history_frame is not None:
+            epoch_frames.append(history_frame)
+        for name, frame in tables.items():
             probe_frames.setdefault(name, []).append(frame)
     runs = pd.DataFrame(run_rows)
     epochs = pd.concat(epoch_frames, ignore_index=True) if epoch_frames else pd.DataFrame(columns=EPOCH_COLUMNS)
     probes = {name: pd.concat(frames, ignore_index=True) for name, frames in sorted(probe_frames.items())}
     return Results(root, runs, epochs, probes)
+
+
+def _read_run(path: Path, index_rows: dict) -> tuple[dict, pd.DataFrame | None, dict[str, pd.DataFrame]] | None:
+    """One run directory: its runs-table row, its epochs frame and its probe tables (None: no config.json)."""
+    doc = read_json(path / "config.json")
+    if doc is None:
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("run_id"), str) and isinstance(doc.get("config_hash"), str)
+            and isinstance(doc.get("config"), dict)):
+        raise StoreError(f"{path / 'config.json'}: not a run's config (expected run_id, config_hash and config)")
+    rid = doc["run_id"]
+    summary = read_json(path / "summary.json") or {}
+    if not isinstance(summary, dict):
+        raise StoreError(f"{path / 'summary.json'}: not a run summary (expected a JSON object)")
+    indexed = index_rows.get(rid, {})
+    status = summary.get("status") if summary.get("status") in FINAL else indexed.get("status") or summary.get("status")
+    row = {"run_id": rid, "status": status or "pending", "config_hash": doc["config_hash"]}
+    row.update(flatten_config(doc["config"]))
+    row.update({k: summary.get(k) for k in SUMMARY_COLUMNS})
+    if row["message"] is None:
+        row["message"] = indexed.get("message")
+    row["path"] = str(path)
+    history = read_json(path / "epochs.json") or []
+    if not (isinstance(history, list) and all(isinstance(h, dict) for h in history)):
+        raise StoreError(f"{path / 'epochs.json'}: not per-epoch metrics (expected a list of JSON objects)")
+    history_frame = None
+    if history:
+        history_frame = pd.DataFrame(history)
+        history_frame.insert(0, "seed", doc["config"]["seed"])
+        history_frame.insert(0, "run_id", rid)
+    tables = read_probe_tables(path / "probes")
+    for frame in tables.values():
+        frame.insert(0, "seed", doc["config"]["seed"])
+        frame.insert(0, "run_id", rid)
+    return row, history_frame, tables
 
 
 def read_probe_tables(folder: Path) -> dict[str, pd.DataFrame]:
@@ -199,6 +224,6 @@ def read_probe_tables(folder: Path) -> dict[str, pd.DataFrame]:
         try:
             with np.load(file, allow_pickle=False) as npz:
                 tables[file.stem] = pd.DataFrame({key: npz[key] for key in npz.files})
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"{file}: unreadable probe table ({exc})") from None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, MemoryError) as exc:
+            raise StoreError(f"{file}: unreadable probe table ({exc or type(exc).__name__})") from None
     return tables

@@ -160,9 +160,14 @@ class StudyContext:
         """Add a figure to the report; PNG and PDF are saved under ``<results>/figures/``."""
         from ..report.figures import save
 
+        item = self.report.add_figure(fig, caption, name=name)
         if self.figure_dir is not None:
-            save(fig, self.figure_dir / name)
-        self.report.add_figure(fig, caption, name=name)
+            if {"png", "pdf"} <= set(item.files):  # the report rendered them already: write the same bytes
+                self.figure_dir.mkdir(parents=True, exist_ok=True)
+                for ext in ("png", "pdf"):
+                    write_bytes(self.figure_dir / f"{name}.{ext}", item.files[ext])
+            else:
+                save(fig, self.figure_dir / name)
         import matplotlib.pyplot as plt
 
         plt.close(fig)

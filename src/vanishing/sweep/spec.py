@@ -56,6 +56,9 @@ from ..config import (
 from ..errors import ConfigError
 
 TOP_KEYS = ("name", "description", "seeds", "base", "grid", "zip", "exec", "seed", *SECTIONS)
+#: Most runs one sweep may expand to (checked before expanding: a typo such as ``seeds = 100000000``
+#: or a dozen long axes must fail at once, not fill memory).
+MAX_RUNS = 100_000
 
 Axis = tuple[str, tuple[Any, ...]]  # (dotted path, values)
 
@@ -189,6 +192,11 @@ def make_spec(
     if dupes:
         raise ConfigError(f"sweep: axis {dupes[0]} appears twice")
     seeds_t = _seeds(seeds if seeds is not None else [base.seed], "sweep")
+    n_runs = len(seeds_t)
+    for n_values in [len(v) for _, v in grid_axes] + [len(g[0][1]) for g in zips]:
+        n_runs *= n_values
+    if n_runs > MAX_RUNS:
+        raise ConfigError(f"sweep: {n_runs} runs (axes × seeds), more than the limit of {MAX_RUNS}; split the sweep")
     return SweepSpec(base, grid_axes, tuple(zips), seeds_t, name, dict(exec or {}), source)
 
 
@@ -198,8 +206,12 @@ def _seeds(value: Any, where: str) -> tuple[int, ...]:
     if isinstance(value, int):
         if value <= 0:
             raise ConfigError(f"{where}: seeds: a count must be positive, got {value}")
+        if value > MAX_RUNS:
+            raise ConfigError(f"{where}: seeds: a count of at most {MAX_RUNS}, got {value}")
         return tuple(range(value))
     if isinstance(value, range):
+        if len(value) > MAX_RUNS:
+            raise ConfigError(f"{where}: seeds: at most {MAX_RUNS} seeds, got {len(value)}")
         value = list(value)
     if not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(f"{where}: seeds: expected a non-empty list of non-negative integers or a count, got {value!r}")
