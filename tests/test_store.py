@@ -176,3 +176,31 @@ def test_a_crash_between_checkpoint_and_epochs_json_loses_no_epoch(tmp_path):
     assert result.status == "done"
     assert len(json.loads((run_dir / "epochs.json").read_text())) == 2
     assert len(vanishing.load(tmp_path).epochs) == 2
+
+
+@pytest.mark.parametrize(
+    "file, content, message",
+    [
+        ("config.json", ["not", "a", "run"], "config.json: not a run's config"),
+        ("config.json", {"run_id": "r", "config_hash": "h"}, "config.json: not a run's config"),
+        ("summary.json", [1, 2], "summary.json: not a run summary"),
+        ("epochs.json", {"epoch": 1}, "epochs.json: not per-epoch metrics"),
+        ("epochs.json", [1, 2], "epochs.json: not per-epoch metrics"),
+        ("probes/sparsity.npz", b"PK\x03\x04 torn", "sparsity.npz: unreadable probe table"),
+    ],
+)
+def test_a_malformed_run_directory_is_one_line_naming_the_file(tmp_path, file, content, message):
+    """A hand-edited or foreign folder under runs/ must not surface as a KeyError deep inside pandas."""
+    import vanishing
+
+    run = tmp_path / "runs" / "r-s0"
+    (run / "probes").mkdir(parents=True)
+    write_json(run / "config.json", {"run_id": "r-s0", "config_hash": "h", "config": {"seed": 0}})
+    target = run / file
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(json.dumps(content))
+    with pytest.raises(StoreError) as err:
+        vanishing.load(tmp_path)
+    assert message in str(err.value) and "\n" not in str(err.value)
