@@ -104,10 +104,12 @@ def torch_load(path: str | Path) -> Any:
     except FileNotFoundError:
         return None
     except Exception as exc:  # a torn or tampered file
-        if type(exc).__name__ == "UnpicklingError":  # the weights-only unpickler met a global: crafted or foreign
-            refused = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), "")
+        # The weights-only unpickler met a global (a class or function to import): crafted or foreign.
+        # Plain garbage raises the same UnpicklingError type ("Unsupported operand …"), so the message decides.
+        refused = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), "")
+        if type(exc).__name__ == "UnpicklingError" and refused:
             raise StoreError(f"{path}: refused: holds Python objects other than tensors, which could run code when "
-                             f"loaded{' (' + refused + ')' if refused else ''}; delete it to restart the run") from None
+                             f"loaded ({refused}); delete it to restart the run") from None
         first = (str(exc).strip().splitlines() or [""])[0]
         raise StoreError(f"{path}: unreadable checkpoint ({type(exc).__name__}: {first}); delete it to restart the run") from None
 
