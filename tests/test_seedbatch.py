@@ -247,3 +247,15 @@ def test_early_stopping_per_seed_and_a_resume_across_seeds_that_ended(data):
     assert [s.status for s in sinks] == ["done"] * 4 and joint.removed
     for ref, sink in zip(reference, sinks):
         assert strip_times(sink.history) == strip_times(ref.history)
+
+
+def test_the_rule_batches_only_where_the_measurement_says_it_is_not_slower():
+    """Issue 5: never slower than sequential where the engine chooses to batch (benchmarks/seed_batching.py --grid)."""
+    from vanishing.seedbatch.rule import MEASURED, should_batch
+
+    for (width, k), speedup in MEASURED.items():
+        config = resolve(with_overrides(RunConfig(), {"model.hidden": [width] * 4, "optim.optimizer": "adam"}))
+        if should_batch(config, k):
+            assert speedup >= 1.0, (width, k, speedup)
+    batched = [key for key in MEASURED if should_batch(resolve(with_overrides(RunConfig(), {"model.hidden": [key[0]] * 4})), key[1])]
+    assert (64, 8) in batched and (200, 8) in batched and (800, 3) not in batched

@@ -40,13 +40,13 @@ ELEMENTWISE_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adam
 GLOBAL_RNG_ACTIVATIONS = ("rrelu",)
 
 # speed-up of one K-seed batch over K sequential runs (train time, one thread; see the module docstring).
-# Provisional: measured on a 2-vCPU AMD EPYC (32 MB L3) shared with other jobs; rerun the benchmark alone to refine RULE.
+# Measured alone on the machine: `python benchmarks/seed_batching.py --grid --repeats 3` (2-vCPU x86-64, torch 2.13.0).
 MEASURED: dict[tuple[int, int], float] = {
-    (64, 2): 1.15, (64, 3): 1.24, (64, 4): 1.28, (64, 8): 1.41,
-    (128, 2): 1.06, (128, 3): 1.05, (128, 4): 1.06, (128, 8): 1.16,
-    (200, 2): 0.97, (200, 3): 1.02, (200, 4): 1.02, (200, 8): 1.12,
-    (400, 2): 0.94, (400, 3): 0.97, (400, 4): 0.98, (400, 8): 1.06,
-    (800, 2): 1.00, (800, 3): 1.04, (800, 4): 1.01,
+    (64, 2): 1.17, (64, 3): 1.30, (64, 4): 1.41, (64, 8): 1.48,
+    (128, 2): 1.09, (128, 3): 1.13, (128, 4): 1.14, (128, 8): 1.14,
+    (200, 2): 0.98, (200, 3): 1.00, (200, 4): 1.05, (200, 8): 1.09,
+    (400, 2): 1.05, (400, 3): 1.08, (400, 4): 1.11, (400, 8): 1.11,
+    (800, 2): 1.03, (800, 3): 1.04, (800, 4): 1.02, (800, 8): 1.03,
 }
 # (max width, min K): batch when max(hidden) ≤ width and K ≥ min K for some row
 RULE: tuple[tuple[int, int], ...] = ((128, 2), (256, 4))
