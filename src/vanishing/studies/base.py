@@ -230,6 +230,10 @@ def run_study(study: Study, scale: str, overrides: Mapping[str, Any], *, results
     ctx = StudyContext(study, scale, params, root, ex, dict(sweep_options or {}), args or argparse.Namespace(),
                        report=report, out=out, figure_dir=root / "figures")
     started = time.time()
+    data_line = _data_line(params.get("dataset"), ex.data_dir)
+    if data_line:
+        print(f"[{study.name}] data: {data_line}", file=out, flush=True)
+        report.add_text(f"Data: {data_line}")
     report.add_text(f"Scale: {scale} — " + ", ".join(f"{k} = {v}" for k, v in params.items()))
     report.add_text("Reproduces: " + "; ".join(study.reproduces))
     if study.notes:
@@ -249,3 +253,16 @@ def run_study(study: Study, scale: str, overrides: Mapping[str, Any], *, results
     print(format_claims(ctx.claims), file=out)
     print(f"\nreport: {path}", file=out, flush=True)
     return {"claims": claims, "report": path, "results": root, "seconds": seconds}
+
+
+def _data_line(dataset: Any, data_dir: str | None) -> str | None:
+    """Where the study's data set comes from (one line, said before training: offline runs say so)."""
+    if not isinstance(dataset, str) or dataset.startswith("npz:"):
+        return None
+    from ..data.sources import find
+
+    found, _ = find(dataset, data_dir)
+    if found is None:
+        return None  # the run itself will say where it looked
+    offline = "; nothing is downloaded" if found.origin == "bundled" else ""
+    return f"{dataset}: {found.describe()}{offline}"
