@@ -50,7 +50,10 @@ class HiddenLayer(nn.Module):
 
     def pre_activation(self, x: torch.Tensor) -> torch.Tensor:
         """a: the input of the activation function."""
-        a = self.linear(x)
+        return self.finish_pre(self.linear(x))
+
+    def finish_pre(self, a: torch.Tensor) -> torch.Tensor:
+        """The affine output a → the activation's input: batch norm "before", then layer norm."""
         if self.batch_norm == "before":
             a = self.norm(a)
         if self.layer_norm is not None:

@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import activations
-from ..model import MLP
+from ..model import MLP, HiddenLayer
 
 SHARED_KEYS = ("num_batches_tracked",)  # per-seed scalars that are equal for every seed (they step together)
 
@@ -152,20 +152,9 @@ class StackedHiddenLayer(nn.Module):
         self.act = StackedPReLU(act, k, n_out) if act.name == "prelu" else act.module(n_out)
         self.residual = residual and n_in == n_out
 
-    def finish_pre(self, a: torch.Tensor) -> torch.Tensor:
-        if self.batch_norm == "before":
-            a = self.norm(a)
-        if self.layer_norm is not None:
-            a = self.layer_norm(a)
-        return a
-
-    def post_activation(self, x: torch.Tensor, a: torch.Tensor) -> torch.Tensor:
-        y = self.act(a)
-        if self.batch_norm == "after":
-            y = self.norm(y)
-        if self.residual:
-            y = x + y
-        return y
+    # The same code as the unbatched layer (same attribute names), so batched and unbatched runs cannot drift apart.
+    finish_pre = HiddenLayer.finish_pre
+    post_activation = HiddenLayer.post_activation
 
 
 class StackedMLP(nn.Module):

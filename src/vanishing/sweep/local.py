@@ -184,24 +184,10 @@ class LocalExecutor:
         for obj in ready:
             w = waitables[obj]
             if obj is w.conn:
-                try:
-                    while w.conn.poll():
-                        event = w.conn.recv()
-                        if event[0] == "task_end":
-                            w.task = None
-                        events.append(event)
-                except (EOFError, OSError):
-                    pass
+                _drain(w, events)
         for w in list(self.workers):
             if not w.process.is_alive():
-                try:  # drain what it sent before dying
-                    while w.conn.poll():
-                        event = w.conn.recv()
-                        if event[0] == "task_end":
-                            w.task = None
-                        events.append(event)
-                except (EOFError, OSError):
-                    pass
+                _drain(w, events)  # what it sent before dying
                 if w.task is not None:
                     code = w.process.exitcode
                     reason = f"worker pid {w.process.pid} died ({_exit_text(code)})"
@@ -242,3 +228,15 @@ def _exit_text(code: int | None) -> str:
         except ValueError:
             return f"signal {-code}"
     return f"exit code {code}"
+
+
+def _drain(worker, events: list) -> None:
+    """Append every event waiting on ``worker``'s pipe to ``events``; a ``task_end`` frees the worker."""
+    try:
+        while worker.conn.poll():
+            event = worker.conn.recv()
+            if event[0] == "task_end":
+                worker.task = None
+            events.append(event)
+    except (EOFError, OSError):
+        pass  # the pipe closed: the worker is dead, which the caller checks next
