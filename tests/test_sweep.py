@@ -251,11 +251,11 @@ def test_the_driver_renews_leases_during_long_epochs(tmp_path, monkeypatch):
     import vanishing.sweep.driver as driver
     from vanishing.store import Index
 
-    monkeypatch.setattr(driver, "HEARTBEAT_S", 0.05)
+    monkeypatch.setattr(driver, "HEARTBEAT_S", 0.01)
     beats: list[list[str]] = []
     original = Index.heartbeat_many
     monkeypatch.setattr(Index, "heartbeat_many", lambda self, ids: (beats.append(list(ids)), original(self, ids)))
-    base = {"data": {"dataset": "mnist-sample", "train_subset": 4000}, "train": {"epochs": 1, "batch_size": 8},
+    base = {"data": {"dataset": "mnist-sample", "train_subset": 4000}, "train": {"epochs": 1, "batch_size": 4},
             "model": {"hidden": [64]}, "probes": {"enabled": ["none"]}}
     res = vanishing.sweep(base=base, seeds=[0], results=tmp_path / "r", workers=0, display="silent")
     assert res.complete

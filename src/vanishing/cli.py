@@ -61,6 +61,8 @@ EXEC_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--mirror", "mirror", {"help": "download base URL (else $VANISHING_MIRROR, the standard mirrors)"}),
     ("--device", "device", {"help": "auto | cpu | cuda | cuda:N (default auto: CUDA when present)"}),
     ("--threads", "threads", {"type": int, "help": "torch threads (default: torch's)"}),
+    ("--engine", "engine", {"choices": ["auto", "autograd"], "help": "training step: auto (the fused explicit backward where "
+     "the model allows it, see docs/performance.md) or autograd (always torch autograd); default auto"}),
     ("--results", "results", {"help": "results root (default ./vanishing-results)"}),
 ]
 

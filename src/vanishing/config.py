@@ -96,6 +96,7 @@ class ExecConfig:
     results: str = "vanishing-results"  # results root
     progress: bool | None = None  # progress bar; None → only on an interactive terminal outside CI
     divergence_check_every: int = 50  # steps between host-side checks of the accumulated NaN/inf flag
+    engine: str = "auto"  # auto: the fused explicit step where the model allows it (vanishing.fused_step) | autograd
 
 
 SECTIONS: dict[str, type] = {
@@ -107,6 +108,7 @@ BATCH_NORM_POSITIONS = ("off", "before", "after")
 #: crash training midway instead of failing here.
 MAX_SEED = 2**32 - 1
 MONITORS = ("val_acc", "val_loss")
+ENGINES = ("auto", "autograd")  # see ExecConfig.engine
 
 
 # --------------------------------------------------------------------------- parsing
@@ -337,6 +339,8 @@ def resolve_exec(ex: ExecConfig) -> ExecConfig:
         raise ConfigError(f"threads: expected a positive integer, got {ex.threads}")
     if ex.divergence_check_every <= 0:
         raise ConfigError(f"divergence_check_every: expected a positive integer, got {ex.divergence_check_every}")
+    if ex.engine not in ENGINES:
+        raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {ex.engine!r}")
     dev = ex.device
     if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
         raise ConfigError(f"device: expected auto, cpu, cuda or cuda:N, got {dev!r}")

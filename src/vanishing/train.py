@@ -35,11 +35,12 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import torch
 
-from . import losses
+from . import fused_step, losses
 from .config import ExecConfig, RunConfig
 from .data import Dataset
 from .model import MLP, build_model
 from .optim import build_optimizer
+from .optim.direct_step import direct_step
 from .schedules import lr_factor
 
 EVAL_CHUNK = 8192
@@ -276,6 +277,14 @@ def fit(
     # An optimizer that needs more than gradients (SDAGD's curvature) declares
     # ``needs_intermediates = True`` and gets ``prepare(model, info, loss)`` before each step.
     wants_optimizer = bool(getattr(optimizer, "needs_intermediates", False))
+    # The fused explicit step (vanishing.fused_step) replaces autograd wherever the model allows it;
+    # steps that need the intermediates (SDAGD, per-example δ probes) still take the autograd path.
+    fused = None
+    if ex.engine == "auto" and not wants_optimizer and fused_step.unsupported_reason(model, optimizer) is None:
+        fused = fused_step.FusedMLPStep(model, loss_fn, batch_size)
+    inline_sgd = (
+        fused is not None and fused_step.inline_sgd_applies(optimizer) and not callbacks and config.optim.clip_norm is None
+    )
     step_loss = torch.zeros(steps, device=device)
     step_correct = torch.zeros(steps, dtype=torch.int64, device=device)
     check_every = ex.divergence_check_every
@@ -300,24 +309,33 @@ def fit(
                 xb = data.x_train.index_select(0, idx)
                 yb = data.y_train.index_select(0, idx)
                 step = epoch * steps + i + 1
-                optimizer.zero_grad(set_to_none=True)
                 want = wants_optimizer or any(cb.wants_intermediates(step) for cb in callbacks)
-                if want:
+                if fused is not None and not want:
+                    loss, z = fused.step(xb, yb, lr if inline_sgd else None)
+                    info = StepInfo(step, epoch, xb, yb, z, loss)
+                elif want:
+                    optimizer.zero_grad(set_to_none=True)
                     z, pre, post = model.forward_with_intermediates(xb)
                     for a in pre:
                         a.retain_grad()
+                    loss = loss_fn(z, yb)
+                    loss.backward()
+                    info = StepInfo(step, epoch, xb, yb, z, loss, pre, post)
                 else:
-                    z, pre, post = model(xb), None, None
-                loss = loss_fn(z, yb)
-                loss.backward()
-                info = StepInfo(step, epoch, xb, yb, z, loss, pre, post)
-                for cb in callbacks:
-                    cb.on_after_backward(ctx, info)
-                if config.optim.clip_norm is not None:
-                    torch.nn.utils.clip_grad_norm_(params, config.optim.clip_norm, foreach=True)
-                if wants_optimizer:
-                    optimizer.prepare(model, info, loss_fn)
-                optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                    z = model(xb)
+                    loss = loss_fn(z, yb)
+                    loss.backward()
+                    info = StepInfo(step, epoch, xb, yb, z, loss)
+                if not inline_sgd:
+                    for cb in callbacks:
+                        cb.on_after_backward(ctx, info)
+                    if config.optim.clip_norm is not None:
+                        torch.nn.utils.clip_grad_norm_(params, config.optim.clip_norm, foreach=True)
+                    if wants_optimizer:
+                        optimizer.prepare(model, info, loss_fn)
+                    if not direct_step(optimizer):
+                        optimizer.step()
                 step_loss[i] = loss.detach()
                 step_correct[i] = (loss_fn.predict(z.detach()) == yb).sum()
                 for cb in callbacks:
