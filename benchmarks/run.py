@@ -59,6 +59,8 @@ CONFIGS = {
                   loss="mse", output="sigmoid", batch_norm="off"),
 }
 WARMUP_STEPS = 20
+#: Configs also measured with the default probes on (issue 6: pretorius with probes ≥ 1.2× idiomatic without).
+PROBED = ("pretorius",)
 
 
 # --------------------------------------------------------------------------- one measurement (in a subprocess)
@@ -84,7 +86,7 @@ def gemm_flops(widths: list[int], n: int) -> float:
     return total * n
 
 
-def measure_ours(cfg: dict, n: int | None) -> dict:
+def measure_ours(cfg: dict, n: int | None, probes: bool = False) -> dict:
     from dataclasses import replace
 
     from vanishing.config import RunConfig, resolve, with_overrides
@@ -104,9 +106,23 @@ def measure_ours(cfg: dict, n: int | None) -> dict:
         return Dataset(name, xs, ys, *tiny, *tiny, tuple(str(i) for i in range(10)), False, name)
 
     warm = WARMUP_STEPS * cfg["batch"]
-    fit(config, dataset(x[:warm], y[:warm]))
-    out = fit(config, dataset(x, y))
-    return {"seconds": out.history[0]["epoch_time_s"], "samples": len(x), "data": name}
+    fit(config, dataset(x[:warm], y[:warm]), callbacks=probe_callbacks(probes))
+    if not probes:
+        out = fit(config, dataset(x, y))
+        return {"seconds": out.history[0]["epoch_time_s"], "samples": len(x), "data": name}
+    # with probes: the whole fit, so the probe snapshots before and after the epoch count too
+    start = time.perf_counter()
+    fit(config, dataset(x, y), callbacks=probe_callbacks(probes))
+    return {"seconds": time.perf_counter() - start, "samples": len(x), "data": name}
+
+
+def probe_callbacks(probes: bool) -> list:
+    """The default probes as ``vanishing run`` attaches them (grad_norms every step, snapshots at init and after the epoch)."""
+    if not probes:
+        return []
+    from vanishing.probes import ProbeCallback
+
+    return [ProbeCallback(["default"])]
 
 
 def idiomatic_model(cfg: dict):
@@ -220,7 +236,10 @@ def child(args: argparse.Namespace) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     cfg = CONFIGS[args.config]
-    result = (measure_ours if args.variant == "ours" else measure_idiomatic)(cfg, args.samples)
+    if args.variant == "idiomatic":
+        result = measure_idiomatic(cfg, args.samples)
+    else:
+        result = measure_ours(cfg, args.samples, probes=args.variant == "ours-probes")
     result["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result["threads"] = torch.get_num_threads()
     print(json.dumps(result))
@@ -254,7 +273,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads on both sides (default: torch's default)")
     parser.add_argument("--no-keras", action="store_true", help="skip Keras even when installed")
     parser.add_argument("--json", help="also write the results as JSON to this file")
-    parser.add_argument("--child", choices=["ours", "idiomatic"], help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=["ours", "ours-probes", "idiomatic"], help=argparse.SUPPRESS)
     parser.add_argument("--config", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -279,6 +298,7 @@ def main() -> None:
         cfg = CONFIGS[name]
         widths = [784, *cfg["hidden"], 10]
         variants = ["ours", "idiomatic"] + (["keras"] if keras_ok and name == "robinson" else [])
+        variants += ["ours-probes"] if name in PROBED else []
         times: dict[str, list[float]] = {v: [] for v in variants}
         info: dict[str, dict] = {}
         for r in range(repeats):
@@ -298,6 +318,11 @@ def main() -> None:
             "idiomatic_gflops": flops / statistics.median(times["idiomatic"]) / 1e9,
             "ours_rss_mb": info["ours"]["rss_mb"], "idiomatic_rss_mb": info["idiomatic"]["rss_mb"],
         }
+        if "ours-probes" in times:
+            row["ours_probes_s"] = statistics.median(times["ours-probes"])
+            row["ours_probes_rss_mb"] = info["ours-probes"]["rss_mb"]
+            row["probes_speedup_vs_idiomatic"] = statistics.median(
+                i / o for i, o in zip(times["idiomatic"], times["ours-probes"]))
         if "keras" in times:
             row["keras_s"] = statistics.median(times["keras"])
             row["speedup_vs_keras"] = statistics.median(k / o for k, o in zip(times["keras"], times["ours"]))
@@ -310,6 +335,9 @@ def main() -> None:
             rss = f", peak RSS {info[v]['rss_mb']:.0f} MB" if "rss_mb" in info[v] else ""
             print(f"  {v:<10} epoch {t:7.2f} s  ({n / t:9.0f} samples/s{extra}{rss})  runs: {', '.join(f'{x:.2f}' for x in times[v])}")
         print(f"  speed-up vs idiomatic PyTorch: ×{row['speedup_vs_idiomatic']:.2f} (median of {repeats} interleaved pairs)")
+        if "probes_speedup_vs_idiomatic" in row:
+            print(f"  with the default probes (whole fit, snapshots included) vs idiomatic without: "
+                  f"×{row['probes_speedup_vs_idiomatic']:.2f}")
         if "speedup_vs_keras" in row:
             print(f"  speed-up vs Keras: ×{row['speedup_vs_keras']:.2f}")
         elif name == "robinson":

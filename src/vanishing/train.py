@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from . import fused_step, losses
+from .allocator import tune_allocator
 from .config import ExecConfig, RunConfig
 from .data import Dataset
 from .model import MLP, build_model
@@ -240,6 +241,7 @@ def fit(
     """
     sink = sink if sink is not None else MemorySink()
     ex = exec_config or ExecConfig()
+    tune_allocator()  # recycle freed multi-MB tensors instead of re-mapping them (vanishing.allocator)
     device = resolve_device(ex.device)
     data = data.to(device)
     seed_everything(config.seed)

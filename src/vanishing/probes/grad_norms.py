@@ -14,7 +14,7 @@ E[y²] of the layer's input, so with tanh/ReLU and zero bias it can stay flat
 while δ vanishes — compare with ``backprop_signal``.
 
 Cost: one ``torch._foreach_norm`` over the 2·(L+1) gradient tensors, one
-|·|-sum per tensor, and one row write into a preallocated device buffer per
+|·|-sum per tensor (through a reused scratch buffer), and one row write into a preallocated device buffer per
 scheduled step (≈ 0.5 ms on one CPU thread for 784 → 700×3 → 10, against
 ≈ 15 ms for the training step itself).
 Default schedule: every step.
@@ -23,6 +23,7 @@ Default schedule: every step.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Sequence
 
 import torch
@@ -43,8 +44,7 @@ def grad_norm_stats(weight_grads: Sequence[torch.Tensor | None], bias_grads: Seq
     if not present:
         return torch.full((n_layers, 4), float("nan"))
     l2 = torch._foreach_norm(present, 2)
-    # Σ|g| as abs().sum(): the vectorised path (an L1-norm kernel is ~5× slower on CPU)
-    abs_sum = [g.abs().sum() for g in present]
+    abs_sum = [_abs_sum(g) for g in present]
     if len(present) < len(grads):  # fill the holes with NaN
         nan = torch.full((), float("nan"), device=present[0].device, dtype=present[0].dtype)
         it2, it1 = iter(l2), iter(abs_sum)
@@ -54,6 +54,28 @@ def grad_norm_stats(weight_grads: Sequence[torch.Tensor | None], bias_grads: Seq
     # [‖·‖₂ of W (L), of b (L), Σ|·| of W (L), of b (L)] scaled to means → (L, [W l2, W mean, b l2, b mean])
     flat = torch.stack([*l2, *abs_sum]) * _scale(numels, present[0].device, present[0].dtype)
     return flat.view(2, 2, n_layers).permute(2, 1, 0).reshape(n_layers, 4)
+
+
+_scratch = threading.local()
+
+
+def _abs_sum(g: torch.Tensor) -> torch.Tensor:
+    """Σ|g| as abs() into a reused scratch buffer, then sum().
+
+    The vectorised path: an L1-norm kernel (``_foreach_norm(·, 1)``) is ~3× slower
+    on CPU, and a fresh ``g.abs()`` per step ~9× slower (3.6 against 0.4 ms for
+    the gradients of 784 → 800×4 → 10: the allocator returns a freed multi-MB
+    block to the OS and page-faults it back in on the next step).
+    """
+    flat = g.reshape(-1)
+    buffers = getattr(_scratch, "buffers", None)
+    if buffers is None:
+        buffers = _scratch.buffers = {}
+    key = (flat.device, flat.dtype)
+    buf = buffers.get(key)
+    if buf is None or buf.numel() < flat.numel():
+        buf = buffers[key] = torch.empty(flat.numel(), device=flat.device, dtype=flat.dtype)
+    return torch.abs(flat, out=buf[: flat.numel()]).sum()
 
 
 @functools.lru_cache(maxsize=64)

@@ -50,6 +50,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .. import losses
+from ..allocator import tune_allocator
 from ..config import ExecConfig, RunConfig, config_hash
 from ..data import Dataset
 from ..model import MLP, build_model
@@ -287,6 +288,7 @@ def fit_batch(
     if len(sinks) != len(configs):
         raise BatchError(f"got {len(sinks)} sinks for {len(configs)} configs")
     ex = exec_config or ExecConfig()
+    tune_allocator()  # as vanishing.train.fit: recycle freed multi-MB tensors
     batch_dir = batch_dir if batch_dir is not None else MemoryBatchDir()
     device = resolve_device(ex.device)
     data = data.to(device)
