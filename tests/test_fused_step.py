@@ -175,3 +175,54 @@ def test_callbacks_see_the_same_gradients_as_with_autograd():
 def test_unknown_engine_is_one_clear_error():
     with pytest.raises(ConfigError, match="engine: expected one of auto, autograd"):
         resolve_exec(ExecConfig(engine="fast"))
+
+
+# --------------------------------------------------------------------------- seed-batched (stacked) weights
+
+
+def _stacked(activation="tanh", output="softmax", k=3):
+    from vanishing.seedbatch.stacked import StackedMLP
+
+    models = [_model(activation, output, seed=s) for s in range(k)]
+    arch = dict(n_in=5, hidden=[7, 6], n_out=4, activation=activation, output=output)
+    return StackedMLP.from_models(models, arch).to(torch.float64)
+
+
+def _stacked_batches(n_steps, k=3, sizes=(9,), seed=1):
+    g = torch.Generator().manual_seed(seed)
+    for i in range(n_steps):
+        b = sizes[i % len(sizes)]
+        yield torch.randn(k, b, 5, generator=g, dtype=torch.float64) * 2, torch.randint(0, 4, (k * b,), generator=g)
+
+
+def _stacked_autograd_loss(model, loss_fn, x, y):
+    z, _ = model(x)
+    k, b = x.shape[:2]
+    return loss_fn.per_example(z.reshape(k * b, -1), y).view(k, b).mean(1)
+
+
+@pytest.mark.parametrize("loss,output,activation", [("ce", "softmax", "relu"), ("mse", "sigmoid", "sigmoid"), ("bce", "sigmoid", "gelu")])
+def test_stacked_gradients_equal_autograd(loss, output, activation):
+    ref, got = _stacked(activation, output), _stacked(activation, output)
+    loss_fn = losses.make_loss(loss, output, 4)
+    x, y = next(_stacked_batches(1))
+    ref_loss = _stacked_autograd_loss(ref, loss_fn, x, y)
+    ref_loss.sum().backward()
+    got_loss, _ = fused_step.FusedMLPStep(got, loss_fn, 9).step(x, y)
+    assert got_loss.shape == (3,)
+    torch.testing.assert_close(got_loss, ref_loss.detach(), rtol=1e-12, atol=1e-14)
+    for (name, p), q in zip(got.named_parameters(), ref.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-10, atol=1e-13, msg=name)
+
+
+def test_stacked_inline_sgd_with_a_smaller_batch_equals_autograd():
+    ref, got = _stacked("sigmoid", "sigmoid"), _stacked("sigmoid", "sigmoid")
+    loss_fn = losses.make_loss("mse", "sigmoid", 4)
+    opt = build_optimizer(ref.parameters(), "sgd", 0.5)
+    step = fused_step.FusedMLPStep(got, loss_fn, 9)
+    for x, y in _stacked_batches(6, sizes=(9, 4)):
+        opt.zero_grad()
+        _stacked_autograd_loss(ref, loss_fn, x, y).sum().backward()
+        opt.step()
+        step.step(x, y, inline_lr=0.5)
+    _assert_same_params(got, ref)

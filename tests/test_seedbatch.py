@@ -76,8 +76,9 @@ def test_stacking_keeps_each_seeds_init_and_round_trips(data):
          "model.activation": "prelu(per_unit=True)", "optim.optimizer": "sgd(momentum=0.9, nesterov=True)",
          "optim.lr": 0.05, "optim.clip_norm": 0.5},
         {"model.activation": "tanh", "optim.optimizer": "adagrad", "optim.clip_norm": 0.05},
+        {"model.activation": "sigmoid", "optim.optimizer": "sgd", "optim.lr": 0.5, "optim.loss": "mse", "model.output": "sigmoid"},
     ],
-    ids=["adam", "batchnorm-sgd-momentum", "bn-ln-residual-prelu-nesterov-clip", "tanh-adagrad-clip"],
+    ids=["adam", "batchnorm-sgd-momentum", "bn-ln-residual-prelu-nesterov-clip", "tanh-adagrad-clip", "sigmoid-plain-sgd"],
 )
 def test_each_seed_matches_its_unbatched_run_after_20_steps(data, overrides):
     cfgs = configs(**overrides)

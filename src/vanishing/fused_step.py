@@ -42,6 +42,8 @@ pair). Why it exists: the benchmark of docs/performance.md.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from .activations import ActivationModule
@@ -54,15 +56,20 @@ _aten = torch.ops.aten
 
 
 def unsupported_reason(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> str | None:
-    """Why the fused step cannot train this model with this optimizer, or None when it can."""
-    if not isinstance(model, MLP):
+    """Why the fused step cannot train this model with this optimizer, or None when it can.
+
+    ``model`` is an :class:`MLP` or a seed-batched
+    :class:`~vanishing.seedbatch.stacked.StackedMLP` (same layer structure,
+    weights with a leading seed dimension).
+    """
+    if not (isinstance(model, MLP) or type(model).__name__ == "StackedMLP"):
         return "the model is not a vanishing MLP"
     for name, layer in zip(model.layer_names, model.hidden_layers):
         if layer.norm is not None or layer.layer_norm is not None or layer.residual:
             return f"{name} has batch norm, layer norm or a skip connection"
         if type(layer.act) is not ActivationModule:
             return f"{name}'s activation {layer.act.activation.spec} has parameters or noise"
-    linears = [lin for _, lin in model.named_linears()]
+    linears = _linears(model)
     if len(list(model.parameters())) != 2 * len(linears) or any(lin.bias is None for lin in linears):
         return "the model has parameters besides the linear layers' weights and biases"
     if not all(p.requires_grad for p in model.parameters()):
@@ -70,6 +77,10 @@ def unsupported_reason(model: torch.nn.Module, optimizer: torch.optim.Optimizer)
     if len(optimizer.param_groups) != 1:
         return "the optimizer has more than one parameter group"
     return None
+
+
+def _linears(model: torch.nn.Module) -> list:
+    return [layer.linear for layer in model.hidden_layers] + [model.output]
 
 
 def inline_sgd_applies(optimizer: torch.optim.Optimizer) -> bool:
@@ -81,62 +92,79 @@ def inline_sgd_applies(optimizer: torch.optim.Optimizer) -> bool:
 
 
 class FusedMLPStep:
-    """Forward, backward and (optionally) the SGD update of an :class:`MLP` in preallocated buffers.
+    """Forward, backward and (optionally) the SGD update of an MLP in preallocated buffers.
 
     Build it once per run with the largest batch size; call :meth:`step` per
-    mini-batch. Check :func:`unsupported_reason` first.
+    mini-batch. Check :func:`unsupported_reason` first. For a seed-batched
+    :class:`~vanishing.seedbatch.stacked.StackedMLP` (weights [K, out, in])
+    every tensor gains a leading seed dimension — x [K, B, in], y [K, B] —
+    the GEMMs become batched (``baddbmm``/``bmm``), E is the sum over seeds
+    of each seed's mean loss (so slice k of every gradient is seed k's), and
+    :meth:`step` returns the K per-seed losses.
     """
 
-    def __init__(self, model: MLP, loss: Loss, batch_size: int) -> None:
-        linears = [lin for _, lin in model.named_linears()]
+    def __init__(self, model: torch.nn.Module, loss: Loss, batch_size: int) -> None:
+        linears = _linears(model)
         self.weights = [lin.weight for lin in linears]
         self.biases = [lin.bias for lin in linears]
         self.activations = [layer.act.activation for layer in model.hidden_layers]
         self.loss = loss
-        w = self.weights[0]
-        widths = [lin.out_features for lin in linears]
-        new = dict(device=w.device, dtype=w.dtype)
-        self.pre = [torch.empty(batch_size, n, **new) for n in widths]  # a_l; the last one is z
-        self.post = [torch.empty(batch_size, n, **new) for n in widths[:-1]]  # h_l
-        self.delta = [torch.empty(batch_size, n, **new) for n in widths]  # δ_l = ∂E/∂a_l
-        self._minus_one = torch.full((batch_size, 1), -1.0, **new)
-        self._output_rule = (loss.name, loss.output) if (loss.name, loss.output) in (("ce", "softmax"), ("mse", "sigmoid")) else None
+        self.stacked = self.weights[0].dim() == 3
+        self._widths = [w.shape[-2] for w in self.weights]
+        self._sets: dict[int, _Buffers] = {}
+        self._buffers(batch_size)
+        pair = (loss.name, loss.output)
+        self._output_rule = pair if pair in (("ce", "softmax"), ("mse", "sigmoid")) else None
+
+    def _buffers(self, b: int) -> _Buffers:
+        """The buffers for batches of b examples (the run's batch size, and its last, smaller batch)."""
+        if b not in self._sets:
+            w = self.weights[0]
+            lead = (w.shape[0], b) if self.stacked else (b,)
+            new = dict(device=w.device, dtype=w.dtype)
+            self._sets[b] = _Buffers(
+                pre=[torch.empty(*lead, n, **new) for n in self._widths],  # a_l; the last one is z
+                post=[torch.empty(*lead, n, **new) for n in self._widths[:-1]],  # h_l
+                delta=[torch.empty(*lead, n, **new) for n in self._widths],  # δ_l = ∂E/∂a_l
+                minus_one=torch.full((*lead, 1), -1.0, **new),
+            )
+        return self._sets[b]
 
     # -- the step
     @torch.no_grad()
     def step(self, x: torch.Tensor, y: torch.Tensor, inline_lr: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step on the batch (x, y): returns (mean loss, z), both detached.
+        """One step on the batch (x, y): returns (mean loss — per seed when stacked —, z), both detached.
 
         ``inline_lr=None`` leaves ∂E/∂θ in every ``.grad``; a float applies
         ``θ ← θ − inline_lr · ∂E/∂θ`` inside the backward pass instead.
         """
-        b = x.shape[0]
+        buf = self._buffers(x.shape[-2])
         inputs = [x]  # h_0 … h_L: the input of each linear layer
         n = len(self.weights)
         for i in range(n):
-            a = self.pre[i][:b]
-            torch.addmm(self.biases[i], inputs[-1], self.weights[i].t(), out=a)
+            a = buf.pre[i]
+            _affine(inputs[-1], self.weights[i], self.biases[i], a)
             if i < n - 1:
-                inputs.append(self._activate(i, a, self.post[i][:b]))
-        z = self.pre[-1][:b]
-        loss = self._output_delta(z, y, self.delta[-1][:b])
+                inputs.append(self._activate(i, a, buf.post[i]))
+        z = buf.pre[-1]
+        loss = self._output_delta(z, y, buf.delta[-1], buf.minus_one)
         for i in range(n - 1, -1, -1):
-            d = self.delta[i][:b]
+            d = buf.delta[i]
             h_in = inputs[i]
             if i > 0:  # δ_{i-1} from the old W_i, before W_i changes
-                below = self.delta[i - 1][:b]
-                torch.mm(d, self.weights[i], out=below)
-                self._times_derivative(i - 1, below, b)
+                below = buf.delta[i - 1]
+                torch.matmul(d, self.weights[i], out=below)
+                self._times_derivative(i - 1, below, buf)
             if inline_lr is None:
-                torch.mm(d.t(), h_in, out=_grad(self.weights[i]))
-                torch.sum(d, 0, out=_grad(self.biases[i]))
+                torch.matmul(d.transpose(-1, -2), h_in, out=_grad(self.weights[i]))
+                torch.sum(d, -2, out=_grad(self.biases[i]))
             else:
-                self.weights[i].addmm_(d.t(), h_in, alpha=-inline_lr)
-                self.biases[i].sub_(d.sum(0), alpha=inline_lr)
+                _add_outer(self.weights[i], d, h_in, -inline_lr)
+                self.biases[i].sub_(d.sum(-2), alpha=inline_lr)
         return loss, z
 
     def _activate(self, i: int, a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """h = f(a) into ``out`` (the activations of FROM_OUTPUT) or a new tensor (the others)."""
+        """h = f(a) into ``out`` (``linear``: a itself)."""
         name = self.activations[i].name
         if name == "sigmoid":
             return torch.sigmoid(a, out=out)
@@ -146,16 +174,14 @@ class FusedMLPStep:
             return torch.clamp(a, min=0, out=out)
         if name == "linear":
             return a
-        h = self.activations[i].fast(a)
-        self.post[i][: a.shape[0]] = h
-        return self.post[i][: a.shape[0]]
+        return out.copy_(self.activations[i].fast(a))
 
-    def _times_derivative(self, i: int, g: torch.Tensor, b: int) -> None:
+    def _times_derivative(self, i: int, g: torch.Tensor, buf: _Buffers) -> None:
         """g ← g ⊙ f_i′(a_i), in place."""
         act = self.activations[i]
         if act.name == "linear":
             return
-        h = self.post[i][:b]
+        h = buf.post[i]
         if act.name == "sigmoid":
             _aten.sigmoid_backward.grad_input(g, h, grad_input=g)
         elif act.name == "tanh":
@@ -163,31 +189,57 @@ class FusedMLPStep:
         elif act.name == "relu":
             _aten.threshold_backward.grad_input(g, h, 0.0, grad_input=g)
         else:
-            g.mul_(act.df(self.pre[i][:b]))
+            g.mul_(act.df(buf.pre[i]))
 
-    def _output_delta(self, z: torch.Tensor, y: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
-        """Write ∂E/∂z into ``out``; return the mean loss E."""
-        b = z.shape[0]
+    def _output_delta(self, z: torch.Tensor, y: torch.Tensor, out: torch.Tensor, minus_one: torch.Tensor) -> torch.Tensor:
+        """Write ∂E/∂z into ``out``; return the mean loss (per seed when stacked)."""
+        b = z.shape[-2]
+        target = y.view(z.shape[:-1]).unsqueeze(-1)
         if self._output_rule == ("ce", "softmax"):
-            log_p = torch.log_softmax(z, dim=1)
-            loss = torch.nn.functional.nll_loss(log_p, y)
+            log_p = torch.log_softmax(z, dim=-1)
+            loss = -log_p.gather(-1, target).squeeze(-1).mean(-1)
             torch.exp(log_p, out=out)
-            out.scatter_add_(1, y[:, None], self._minus_one[:b])
+            out.scatter_add_(-1, target, minus_one)
             out.mul_(1.0 / b)
             return loss
         if self._output_rule == ("mse", "sigmoid"):
             p = torch.sigmoid(z)
-            r = p.scatter_add(1, y[:, None], self._minus_one[:b])  # y − d
-            loss = 0.5 * r.square().sum() / b
+            r = p.scatter_add(-1, target, minus_one)  # y − d
+            loss = 0.5 * r.square().sum((-1, -2)) / b
             torch.mul(r, p, out=out)
             out.mul_(1.0 - p).mul_(1.0 / b)
             return loss
         with torch.enable_grad():
             leaf = z.detach().requires_grad_(True)
-            loss = self.loss(leaf, y)
-            (grad,) = torch.autograd.grad(loss, leaf)
+            per_example = self.loss.per_example(leaf.reshape(-1, z.shape[-1]), y.reshape(-1))
+            loss = per_example.view(z.shape[:-1]).mean(-1)
+            (grad,) = torch.autograd.grad(loss.sum(), leaf)
         out.copy_(grad)
         return loss.detach()
+
+
+@dataclass
+class _Buffers:
+    pre: list[torch.Tensor]
+    post: list[torch.Tensor]
+    delta: list[torch.Tensor]
+    minus_one: torch.Tensor
+
+
+def _affine(h: torch.Tensor, w: torch.Tensor, b: torch.Tensor, out: torch.Tensor) -> None:
+    """out = h Wᵀ + b (per seed when stacked: ``baddbmm``)."""
+    if w.dim() == 2:
+        torch.addmm(b, h, w.t(), out=out)
+    else:
+        torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2), out=out)
+
+
+def _add_outer(w: torch.Tensor, d: torch.Tensor, h: torch.Tensor, alpha: float) -> None:
+    """W ← W + α dᵀ h in place (per seed when stacked)."""
+    if w.dim() == 2:
+        w.addmm_(d.t(), h, alpha=alpha)
+    else:
+        w.baddbmm_(d.transpose(1, 2), h, alpha=alpha)
 
 
 def _grad(p: torch.Tensor) -> torch.Tensor:

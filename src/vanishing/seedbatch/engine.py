@@ -49,12 +49,13 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from .. import losses
+from .. import fused_step, losses
 from ..allocator import tune_allocator
 from ..config import ExecConfig, RunConfig, config_hash
 from ..data import Dataset
 from ..model import MLP, build_model
 from ..optim import build_optimizer
+from ..optim.direct_step import direct_step
 from ..schedules import lr_factor
 from ..train import (
     CHECKPOINT_FORMAT,
@@ -341,6 +342,12 @@ def fit_batch(
     params = [p for p in stacked.parameters() if p.requires_grad]
     stacked.train()
 
+    def make_fused() -> fused_step.FusedMLPStep | None:
+        """The fused explicit step over the current stack (as in vanishing.train.fit), or None for autograd."""
+        if ex.engine != "auto" or fused_step.unsupported_reason(stacked, optimizer) is not None:
+            return None
+        return fused_step.FusedMLPStep(stacked, loss_fn, batch_size)
+
     names = ([f"hidden{i}" for i in range(1, len(config.model.hidden) + 1)] + ["output"],
              [f"hidden{i}" for i in range(1, len(config.model.hidden) + 1)])
     probe_ctx = None
@@ -352,6 +359,9 @@ def fit_batch(
         if any(s.probes is not None and s.probes.recorder.snapshot_probes for s in seeds):
             probe_ctx = _ProbeContext(config, data, arch, device)
     delta_probes = any(s.probes is not None and s.probes.wants_delta_probes for s in seeds)
+    fused = make_fused()
+    inline_sgd = (fused is not None and fused_step.inline_sgd_applies(optimizer) and config.optim.clip_norm is None
+                  and all(s.probes is None for s in seeds))
 
     def stacked_state_of(pos_in_stack: int) -> tuple[dict, dict]:
         """(model, optimizer) state dicts of one slice in the unbatched format."""
@@ -390,7 +400,7 @@ def fit_batch(
 
     def drop(positions_in_stack: list[int]) -> None:
         """Remove finished seeds' slices from the stack, the optimizer state and the step buffers."""
-        nonlocal active, step_loss, step_correct, perms, optimizer, params
+        nonlocal active, step_loss, step_correct, perms, optimizer, params, fused
         keep = [i for i in range(len(active)) if i not in set(positions_in_stack)]
         if len(keep) == len(active):
             return
@@ -401,6 +411,7 @@ def fit_batch(
         stacked.select_(keep)
         optimizer = make_optimizer(state)
         params = [p for p in stacked.parameters() if p.requires_grad]
+        fused = make_fused()
         index = torch.as_tensor(keep, dtype=torch.long, device=device)
         step_loss = step_loss.index_select(1, index)
         step_correct = step_correct.index_select(1, index)
@@ -469,15 +480,19 @@ def fit_batch(
                 xb = data.x_train.index_select(0, flat).view(k, b, -1)
                 yb = data.y_train.index_select(0, flat)
                 step = epoch * steps + i + 1
-                optimizer.zero_grad(set_to_none=True)
                 want = delta_probes and any(seeds[pos].probes is not None and seeds[pos].probes.recorder.wants_deltas(step) for pos in active)
-                z, pre = stacked(xb, keep_pre=want)
-                if want:
-                    for a in pre:
-                        a.retain_grad()
-                flat_z = z.reshape(k * b, -1)
-                per_seed = loss_fn.per_example(flat_z, yb).view(k, b).mean(1)
-                per_seed.sum().backward()
+                if fused is not None and not want:
+                    per_seed, z = fused.step(xb, yb, lr if inline_sgd else None)
+                    flat_z = z.reshape(k * b, -1)
+                else:
+                    optimizer.zero_grad(set_to_none=True)
+                    z, pre = stacked(xb, keep_pre=want)
+                    if want:
+                        for a in pre:
+                            a.retain_grad()
+                    flat_z = z.reshape(k * b, -1)
+                    per_seed = loss_fn.per_example(flat_z, yb).view(k, b).mean(1)
+                    per_seed.sum().backward()
                 for j, pos in enumerate(active):
                     sp = seeds[pos].probes
                     if sp is None:
@@ -489,7 +504,8 @@ def fit_batch(
                         seeds[pos].pending = [(slot, slot.probe.before_update(view)) for slot in due]
                 if config.optim.clip_norm is not None:
                     _clip_per_seed(params, config.optim.clip_norm)
-                optimizer.step()
+                if not inline_sgd and not direct_step(optimizer):
+                    optimizer.step()
                 step_loss[i] = per_seed.detach()
                 step_correct[i] = (loss_fn.predict(flat_z.detach()) == yb).view(k, b).sum(1)
                 for j, pos in enumerate(active):
