@@ -19,12 +19,15 @@ probes are supported.
 
 **Pays** (:func:`should_batch`): batching trades K small matrix products
 for one batched product of the same size. It saves the per-step overhead
-(Python, dispatch, the optimizer's and autograd's bookkeeping) K − 1 times,
-but its working set is K times larger: once K × (weights, gradients, Adam
-state) no longer fits in the CPU's last-level cache, every step streams it
-from memory, and the memory-bound parts (the optimizer, the gather of the
-mini-batch, elementwise ops) get slower per element. So it wins for narrow
-nets and many seeds and loses for wide nets and few seeds. Measured with
+(Python, dispatch, the optimizer's bookkeeping) K − 1 times, but its working
+set is K times larger: once K × (weights, gradients, Adam state) no longer
+fits in the CPU's last-level cache, every step streams it from memory, and
+the memory-bound parts (the optimizer, the gather of the mini-batch,
+elementwise ops) get slower per element; and on this CPU a batched matmul
+runs no faster than the same products one by one. With the fused explicit
+step (:mod:`vanishing.fused_step`) a sequential run at width 200 already
+does ~83 GFLOP/s on one thread, so there is little overhead left to save:
+batching pays (×1.14–1.21) only for narrow nets. Measured with
 ``benchmarks/seed_batching.py`` (one thread, 784 → width×4 → 10, batch 128,
 Adam; K sequential runs / one K-batch, median of interleaved pairs) — see
 :data:`MEASURED` and ``docs/sweeps.md``. The rule: batch when the widest
@@ -40,16 +43,17 @@ ELEMENTWISE_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adam
 GLOBAL_RNG_ACTIVATIONS = ("rrelu",)
 
 # speed-up of one K-seed batch over K sequential runs (train time, one thread; see the module docstring).
-# Measured alone on the machine: `python benchmarks/seed_batching.py --grid --repeats 3` (2-vCPU x86-64, torch 2.13.0).
+# Measured alone on the machine: `python benchmarks/seed_batching.py --grid --repeats 3` (2-vCPU x86-64, torch 2.13.0),
+# both engines with the fused explicit step (vanishing.fused_step).
 MEASURED: dict[tuple[int, int], float] = {
-    (64, 2): 1.17, (64, 3): 1.30, (64, 4): 1.41, (64, 8): 1.48,
-    (128, 2): 1.09, (128, 3): 1.13, (128, 4): 1.14, (128, 8): 1.14,
-    (200, 2): 0.98, (200, 3): 1.00, (200, 4): 1.05, (200, 8): 1.09,
-    (400, 2): 1.05, (400, 3): 1.08, (400, 4): 1.11, (400, 8): 1.11,
-    (800, 2): 1.03, (800, 3): 1.04, (800, 4): 1.02, (800, 8): 1.03,
+    (64, 2): 1.21, (64, 3): 1.14, (64, 4): 1.16, (64, 8): 1.18,
+    (128, 2): 0.98, (128, 3): 0.96, (128, 4): 1.13, (128, 8): 1.03,
+    (200, 2): 0.93, (200, 3): 1.04, (200, 4): 1.06, (200, 8): 1.02,
+    (400, 2): 1.17, (400, 3): 1.07, (400, 4): 1.11, (400, 8): 0.99,
+    (800, 2): 0.99, (800, 3): 1.01, (800, 4): 1.02, (800, 8): 0.96,
 }
 # (max width, min K): batch when max(hidden) ≤ width and K ≥ min K for some row
-RULE: tuple[tuple[int, int], ...] = ((128, 2), (256, 4))
+RULE: tuple[tuple[int, int], ...] = ((64, 2),)
 MIN_K = 2
 MAX_K = 8  # larger groups of seeds are split into batches of at most this many
 
