@@ -226,3 +226,31 @@ def test_stacked_inline_sgd_with_a_smaller_batch_equals_autograd():
         opt.step()
         step.step(x, y, inline_lr=0.5)
     _assert_same_params(got, ref)
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def test_the_engine_flag_reaches_the_training_loop(tmp_path, monkeypatch, capsys):
+    from vanishing.cli import main
+
+    calls = []
+    original = fused_step.FusedMLPStep.step
+    monkeypatch.setattr(fused_step.FusedMLPStep, "step", lambda self, *a, **k: (calls.append(1), original(self, *a, **k))[1])
+    small = ["run", "--dataset", "mnist-sample", "--train-subset", "300", "--hidden", "16", "--batch-size", "50",
+             "--epochs", "1", "--probes", "none", "--threads", "1"]
+    assert main([*small, "--engine", "autograd", "--results", str(tmp_path / "a")]) == 0
+    assert calls == []
+    assert main([*small, "--results", str(tmp_path / "b")]) == 0
+    assert len(calls) == 6  # 300 examples / 50 per step, all through the fused step
+
+
+def test_a_bad_engine_in_a_sweep_file_is_one_clear_error(tmp_path, capsys):
+    from vanishing.cli import main
+
+    path = tmp_path / "s.toml"
+    path.write_text('[data]\ndataset = "mnist-sample"\n[model]\nhidden = [8]\n[exec]\nengine = "fast"\n')
+    assert main(["sweep", str(path), "--workers", "0", "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "engine: expected one of auto, autograd, got 'fast'" in err
+    assert not (tmp_path / "r").exists()

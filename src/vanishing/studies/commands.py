@@ -40,6 +40,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         sp.add_argument("--workers", type=int, help="local worker processes (default one per core)")
         sp.add_argument("--data-dir", help="folder with the data set files")
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
+        sp.add_argument("--engine", choices=["auto", "autograd"], default="auto",
+                        help="training step: auto (the fused explicit step where the model allows it) or autograd")
         if study.add_arguments is not None:
             study.add_arguments(sp)
         sp.set_defaults(func=cmd_study, scale="quick")
@@ -53,7 +55,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     # the common flags, and any study flag named like one of its scale parameters (e.g. robinson --widths)
     keys = set(COMMON) | {k for scale in study.scales.values() for k in scale}
     overrides = {key: getattr(args, key, None) for key in keys}
-    ex = resolve_exec(ExecConfig(device=args.device, data_dir=args.data_dir))
+    ex = resolve_exec(ExecConfig(device=args.device, data_dir=args.data_dir, engine=args.engine))
     options = {"executor": args.executor, "workers": args.workers, "address": args.address}
     run_study(study, args.scale, overrides, results=args.results, exec_config=ex, sweep_options=options, args=args,
               command=["vanishing", *sys.argv[1:]])

@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="folder with the data set files (else $VANISHING_DATA/<name>, the cache, a download)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, help="torch threads per worker (default 1)")
+    p.add_argument("--engine", choices=["auto", "autograd"], help="training step: auto (the fused explicit step where the "
+                   "model allows it) or autograd (default: the file's [exec] engine, else auto)")
     p.add_argument("--no-batch", action="store_true", help="never train seeds as one batch")
     p.add_argument("--retries", type=int, default=2, help="times a task whose worker died is retried (default 2)")
     p.add_argument("--ray-storage", choices=["auto", "shared", "return"], default="auto",
@@ -48,7 +50,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     if args.retries < 0:
         raise ConfigError(f"--retries: expected a non-negative integer, got {args.retries}")
     spec = load_sweep(args.file)
-    overrides = {"data_dir": args.data_dir, "device": args.device, "threads": args.threads, "results": args.results}
+    overrides = {"data_dir": args.data_dir, "device": args.device, "threads": args.threads, "results": args.results,
+                 "engine": args.engine}
     ex = spec.exec_config(**overrides)
     result = sweep(
         spec,
