@@ -10,6 +10,16 @@ into preallocated device tensors, so the host synchronises with the device
 only every ``divergence_check_every`` steps (to look for a NaN/inf loss) and
 once per epoch.
 
+The step itself: for plain MLPs (no batch/layer norm, skips, PReLU or
+RReLU) and any optimizer but SDAGD, the fused explicit step of
+:mod:`vanishing.fused_step` (backpropagation in preallocated buffers; plain
+SGD folded into the weight-gradient GEMM when no callback looks at the
+gradients; Adam/AdamW through :func:`vanishing.optim.direct_step.direct_step`);
+otherwise, on steps where a callback asks for the intermediates, or with
+``ExecConfig(engine="autograd")``, torch autograd. Both give the same updates
+up to floating-point rounding. ``fit`` also tunes glibc's allocator once per
+process (:mod:`vanishing.allocator`).
+
 Determinism: the weights are initialised from a generator seeded with the
 run seed; the data order of epoch e comes from a generator seeded with
 (seed, e); the global torch RNG (used only by RReLU in training) is seeded
