@@ -254,3 +254,18 @@ def test_a_bad_engine_in_a_sweep_file_is_one_clear_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "engine: expected one of auto, autograd, got 'fast'" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_the_per_step_benchmark_runs(tmp_path):
+    """benchmarks/fused_step.py end to end on two steps (its figures are in docs/performance.md, not asserted)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "fused_step.py"
+    out = subprocess.run([sys.executable, str(script), "--configs", "tan", "--steps", "2", "--repeats", "1", "--threads", "1"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "tan" in out.stdout and "autograd / fused ×" in out.stdout
+    bad = subprocess.run([sys.executable, str(script), "--configs", "pretorius-bn"], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "config 'pretorius-bn'" in bad.stderr
