@@ -91,7 +91,7 @@ def test_inline_sgd_equals_autograd_sgd_over_twenty_steps(activation):
     torch.testing.assert_close(torch.stack(got_losses), torch.stack(ref_losses), rtol=1e-10, atol=1e-12)
     _assert_same_params(got, ref)
     assert all(p.grad is None for p in got.parameters())  # no gradient tensor was written
-    assert opt_got.state_dict()["state"] == {}  # what SGD.step leaves without momentum
+    assert opt_got.state_dict() == opt_ref.state_dict()  # what SGD.step leaves without momentum: no state
 
 
 def test_a_smaller_last_batch_uses_the_front_of_the_buffers():
@@ -125,6 +125,28 @@ def test_unsupported_models_are_named(extra, needle):
     model = _model(extra.pop("activation", "tanh"), hidden=(6, 6), **extra)
     reason = fused_step.unsupported_reason(model, build_optimizer(model.parameters(), "adam", 0.01))
     assert reason is not None and needle in reason
+
+
+def test_frozen_parameters_are_named_and_param_groups_are_left_to_the_optimizer():
+    model = _model()
+    model.output.bias.requires_grad_(False)
+    assert "frozen" in fused_step.unsupported_reason(model, build_optimizer(model.parameters(), "adam", 0.01))
+    model = _model()
+    groups = torch.optim.Adam([{"params": model.output.parameters(), "lr": 0.1},
+                               {"params": [p for n, p in model.named_parameters() if not n.startswith("output")]}])
+    assert fused_step.unsupported_reason(model, groups) is None
+    assert not fused_step.inline_sgd_applies(torch.optim.SGD([{"params": [model.output.weight]}, {"params": [model.output.bias]}], lr=0.1))
+
+
+def test_fit_updates_adam_through_the_direct_kernel(monkeypatch):
+    import vanishing.train as train
+
+    taken = []
+    original = train.direct_step
+    monkeypatch.setattr(train, "direct_step", lambda opt: (taken.append(original(opt)), taken[-1])[1])
+    out = fit(config(**{"train.epochs": 1}), blobs(n_train=320))
+    assert out.status == "done" and len(taken) == 10
+    assert taken == [False] + [True] * 9  # the first step creates Adam's state through torch
 
 
 def test_engine_auto_matches_engine_autograd_and_uses_the_fused_step(monkeypatch):

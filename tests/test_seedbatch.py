@@ -260,3 +260,17 @@ def test_the_rule_batches_only_where_the_measurement_says_it_is_not_slower():
             assert speedup >= 1.0, (width, k, speedup)
     batched = [key for key in MEASURED if should_batch(resolve(with_overrides(RunConfig(), {"model.hidden": [key[0]] * 4})), key[1])]
     assert (64, 2) in batched and (64, 8) in batched and (200, 8) not in batched and (800, 3) not in batched
+
+
+def test_runs_on_the_autograd_path_keep_the_rule_measured_for_autograd():
+    from vanishing.seedbatch.rule import AUTOGRAD_MEASURED, should_batch
+
+    for overrides, engine in (({"model.batch_norm": "before"}, "auto"), ({"model.activation": "prelu"}, "auto"), ({}, "autograd")):
+        for (width, k), speedup in AUTOGRAD_MEASURED.items():
+            config = resolve(with_overrides(RunConfig(), {"model.hidden": [width] * 4, **overrides}))
+            if should_batch(config, k, engine=engine):
+                assert speedup >= 1.0, (overrides, engine, width, k, speedup)
+        wide = resolve(with_overrides(RunConfig(), {"model.hidden": [200] * 4, **overrides}))
+        assert should_batch(wide, 8, engine=engine) and not should_batch(wide, 2, engine=engine)
+    plain = resolve(with_overrides(RunConfig(), {"model.hidden": [200] * 4}))
+    assert not should_batch(plain, 8)  # the fused step: RULE

@@ -24,7 +24,7 @@ Determinism: the weights are initialised from a generator seeded with the
 run seed; the data order of epoch e comes from a generator seeded with
 (seed, e); the global torch RNG (used only by RReLU in training) is seeded
 with the run seed and saved in every checkpoint. Same config + seed + threads
-+ torch build ⇒ identical metrics, also across a kill and resume.
++ engine + torch build ⇒ identical metrics, also across a kill and resume.
 
 Per epoch the engine records train loss/accuracy (running over the epoch's
 mini-batches, as Keras reports them), validation and test loss, accuracy and
@@ -420,6 +420,7 @@ def fit(
     if status == "done" and config.train.early_stopping is not None and best["state"] is not None:
         model.load_state_dict(best["state"])  # Keras' restore_best_weights
     summary = summarise(history, best, data.val_is_test, status, diverged_step, stopped_early, steps)
+    summary["engine"] = "fused" if fused is not None else "autograd"  # the step this run took (vanishing.fused_step)
     for cb in callbacks:
         cb.on_fit_end(ctx, status, summary)
     sink.finish(status, summary)

@@ -34,7 +34,11 @@ Per-epoch ``epoch_time_s`` of a batched seed is the batch's training time
 divided by the number of seeds trained in that epoch (its share of the
 machine); ``summary["seed_batch"]`` records the batch.
 
-Determinism: same configs, seeds, K, threads and torch build ⇒ identical
+The step: for plain MLPs the fused explicit step of
+:mod:`vanishing.fused_step` with batched GEMMs (as :func:`vanishing.train.fit`),
+otherwise autograd through the stacked modules.
+
+Determinism: same configs, seeds, K, threads, engine and torch build ⇒ identical
 results, also across a kill and resume of the batch. Against the unbatched
 engine each seed agrees to float32 rounding (tests: parameters after 20
 steps within rtol 1e-4).
@@ -385,6 +389,7 @@ def fit_batch(
         s.status, s.finished = status, True
         summary = summarise(s.history, s.best, data.val_is_test, status, s.diverged_step, s.stopped_early, steps)
         summary["seed_batch"] = {"seeds": [q.seed for q in seeds], "k": len(seeds)}
+        summary["engine"] = "fused" if fused is not None else "autograd"
         if s.live:
             if s.probes is not None and status != "failed":
                 write = getattr(s.sink, "write_probe", None)

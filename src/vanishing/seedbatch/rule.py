@@ -32,7 +32,11 @@ batching pays (×1.14–1.21) only for narrow nets. Measured with
 Adam; K sequential runs / one K-batch, median of interleaved pairs) — see
 :data:`MEASURED` and ``docs/sweeps.md``. The rule: batch when the widest
 hidden layer is at most ``w`` for the first row ``(w, k_min)`` of
-:data:`RULE` with ``K ≥ k_min``.
+:data:`RULE` with ``K ≥ k_min``. Runs that train through autograd in both
+engines (batch/layer norm, skips, PReLU, ``engine="autograd"``) keep the
+rule measured when both engines were autograd (:data:`AUTOGRAD_RULE`,
+:data:`AUTOGRAD_MEASURED`): there the per-step overhead batching saves is
+still there.
 """
 
 from __future__ import annotations
@@ -54,6 +58,16 @@ MEASURED: dict[tuple[int, int], float] = {
 }
 # (max width, min K): batch when max(hidden) ≤ width and K ≥ min K for some row
 RULE: tuple[tuple[int, int], ...] = ((64, 2),)
+# Runs that train through autograd in both engines (batch/layer norm, skips, PReLU, or engine="autograd") keep the
+# rule measured when both engines were autograd (same command, same machine, before the fused step):
+AUTOGRAD_MEASURED: dict[tuple[int, int], float] = {
+    (64, 2): 1.17, (64, 3): 1.30, (64, 4): 1.41, (64, 8): 1.48,
+    (128, 2): 1.09, (128, 3): 1.13, (128, 4): 1.14, (128, 8): 1.14,
+    (200, 2): 0.98, (200, 3): 1.00, (200, 4): 1.05, (200, 8): 1.09,
+    (400, 2): 1.05, (400, 3): 1.08, (400, 4): 1.11, (400, 8): 1.11,
+    (800, 2): 1.03, (800, 3): 1.04, (800, 4): 1.02, (800, 8): 1.03,
+}
+AUTOGRAD_RULE: tuple[tuple[int, int], ...] = ((128, 2), (256, 4))
 MIN_K = 2
 MAX_K = 8  # larger groups of seeds are split into batches of at most this many
 
@@ -74,9 +88,31 @@ def unbatchable_reason(config: RunConfig) -> str | None:
     return None
 
 
-def should_batch(config: RunConfig, k: int, device: str = "cpu") -> bool:
-    """True when K runs of ``config`` (differing in seed) should train as one seed batch."""
+def takes_fused_step(config: RunConfig, engine: str = "auto") -> bool:
+    """True when runs of ``config`` train with the fused explicit step (vanishing.fused_step), batched or not."""
+    from ..activations import get as get_activation
+    from ..optim import canonical
+
+    m = config.model
+    acts = [m.activation] if isinstance(m.activation, str) else list(m.activation)
+    return (
+        engine == "auto"
+        and m.batch_norm == "off"
+        and not m.layer_norm
+        and not m.residual
+        and not any(get_activation(a).name in ("prelu", "rrelu") for a in acts)
+        and canonical(config.optim.optimizer)[0] != "sdagd"
+    )
+
+
+def should_batch(config: RunConfig, k: int, device: str = "cpu", engine: str = "auto") -> bool:
+    """True when K runs of ``config`` (differing in seed) should train as one seed batch.
+
+    :data:`RULE` for runs that take the fused step, :data:`AUTOGRAD_RULE` for
+    runs that train through autograd (``engine`` is ``ExecConfig.engine``).
+    """
     if k < MIN_K or unbatchable_reason(config) is not None:
         return False
     width = max(config.model.hidden)
-    return any(width <= w and k >= k_min for w, k_min in RULE)
+    rule = RULE if takes_fused_step(config, engine) else AUTOGRAD_RULE
+    return any(width <= w and k >= k_min for w, k_min in rule)

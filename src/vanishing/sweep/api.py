@@ -164,7 +164,7 @@ def sweep(
         runner.start()  # Ray: connect now, so the plan knows the cluster's task slots
     n_workers = getattr(runner, "n", None) or 1
     device = "cpu" if ex.device in ("auto", "cpu") else ex.device
-    tasks = plan(runs, final, root, max(1, n_workers), batching=batch, device=device)
+    tasks = plan(runs, final, root, max(1, n_workers), batching=batch, device=device, engine=ex.engine)
     shown = Display(s.name, states, display, out)
     if shown.mode != "silent":
         n_batched = sum(len(t.runs) for t in tasks if t.batched)
@@ -238,7 +238,7 @@ def _dry_run(s: SweepSpec, runs: list[SweepRun], root: Path, ex: ExecConfig, wor
 
     n = default_workers(ex.threads or 1) if workers is None else max(1, workers)
     device = "cpu" if ex.device in ("auto", "cpu") else ex.device
-    tasks = plan(runs, final, root, n, batching=batch, device=device)
+    tasks = plan(runs, final, root, n, batching=batch, device=device, engine=ex.engine)
     batched = {r.run_id: t for t in tasks if t.batched for r in t.runs}
     rows = _rows(runs, states)
     print(runs_table(rows, s.varied), file=out)

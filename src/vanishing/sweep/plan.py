@@ -76,6 +76,7 @@ def plan(
     workers: int,
     batching: bool = True,
     device: str = "cpu",
+    engine: str = "auto",
 ) -> list[Task]:
     """Tasks for the runs of a sweep that are not in ``final`` (see the module docstring)."""
     root = Path(root)
@@ -124,6 +125,6 @@ def plan(
             mine = [r for r in chunk if r.run_id in fresh_ids]
             if not mine:
                 continue
-            ok = batching and should_batch(mine[0].config, len(mine), device)
+            ok = batching and should_batch(mine[0].config, len(mine), device, engine)
             add(mine, ok)
     return tasks
