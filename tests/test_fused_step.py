@@ -291,3 +291,19 @@ def test_the_per_step_benchmark_runs(tmp_path):
     assert "tan" in out.stdout and "autograd / fused ×" in out.stdout
     bad = subprocess.run([sys.executable, str(script), "--configs", "pretorius-bn"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "config 'pretorius-bn'" in bad.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"model.batch_norm": "after"}, {"model.layer_norm": True}, {"model.residual": True}, {"model.activation": "prelu"},
+     {"model.activation": "rrelu"}, {"model.activation": ["relu", "gelu"]}, {"optim.optimizer": "sdagd"},
+     {"optim.optimizer": "sgd(momentum=0.9)"}],
+)
+def test_applies_to_reads_off_the_config_what_unsupported_reason_finds_on_the_model(overrides):
+    from vanishing.config import RunConfig, resolve, with_overrides
+
+    cfg = resolve(with_overrides(RunConfig(), {"model.hidden": [8, 8], **overrides}))
+    model = build_model(cfg.model, 5, 4, 0)
+    optimizer = build_optimizer(model.parameters(), cfg.optim.optimizer, cfg.optim.lr)
+    assert fused_step.applies_to(cfg) == (fused_step.unsupported_reason(model, optimizer) is None)
+    assert not fused_step.applies_to(cfg, engine="autograd")

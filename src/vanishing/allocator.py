@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
@@ -31,18 +32,9 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum for M_MMAP_THRESHOLD on 64-bit (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 2**31 - 1
 
-_state: dict[str, bool] = {}
-
-
+@functools.cache
 def tune_allocator() -> bool:
     """Apply the thresholds once per process; True when they are in force."""
-    if "tuned" in _state:
-        return _state["tuned"]
-    _state["tuned"] = tuned = _apply()
-    return tuned
-
-
-def _apply() -> bool:
     if os.environ.get("VANISHING_MALLOC", "").strip().lower() == "system" or not sys.platform.startswith("linux"):
         return False
     try:

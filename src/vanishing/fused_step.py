@@ -73,7 +73,38 @@ def unsupported_reason(model: torch.nn.Module, optimizer: torch.optim.Optimizer)
         return "the model has parameters besides the linear layers' weights and biases"
     if not all(p.requires_grad for p in model.parameters()):
         return "some parameters are frozen"
+    if getattr(optimizer, "needs_intermediates", False):
+        return "the optimizer needs the layers' intermediates (SDAGD's curvature)"
     return None
+
+
+def applies_to(config, engine: str = "auto") -> bool:
+    """Whether runs of a resolved RunConfig take the fused step — :func:`unsupported_reason` read off the config.
+
+    For planning before any model exists (the seed-batching rule); a test
+    checks it agrees with :func:`unsupported_reason` on built models.
+    """
+    from .activations import get as get_activation
+    from .optim import canonical
+
+    m = config.model
+    acts = [m.activation] if isinstance(m.activation, str) else list(m.activation)
+    return (
+        engine == "auto"
+        and m.batch_norm == "off"
+        and not m.layer_norm
+        and not m.residual
+        and not any(get_activation(a).name in ("prelu", "rrelu") for a in acts)
+        and canonical(config.optim.optimizer)[0] != "sdagd"
+    )
+
+
+def for_run(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: Loss, batch_size: int,
+            engine: str = "auto") -> FusedMLPStep | None:
+    """The fused step a training engine uses for this model and optimizer, or None for autograd."""
+    if engine != "auto" or unsupported_reason(model, optimizer) is not None:
+        return None
+    return FusedMLPStep(model, loss, batch_size)
 
 
 def _linears(model: torch.nn.Module) -> list:

@@ -290,10 +290,8 @@ def fit(
     # ``needs_intermediates = True`` and gets ``prepare(model, info, loss)`` before each step.
     wants_optimizer = bool(getattr(optimizer, "needs_intermediates", False))
     # The fused explicit step (vanishing.fused_step) replaces autograd wherever the model allows it;
-    # steps that need the intermediates (SDAGD, per-example δ probes) still take the autograd path.
-    fused = None
-    if ex.engine == "auto" and not wants_optimizer and fused_step.unsupported_reason(model, optimizer) is None:
-        fused = fused_step.FusedMLPStep(model, loss_fn, batch_size)
+    # steps that need the intermediates (per-example δ probes) still take the autograd path.
+    fused = fused_step.for_run(model, optimizer, loss_fn, batch_size, ex.engine)
     inline_sgd = (
         fused is not None and fused_step.inline_sgd_applies(optimizer) and not callbacks and config.optim.clip_norm is None
     )

@@ -14,8 +14,8 @@ E[y²] of the layer's input, so with tanh/ReLU and zero bias it can stay flat
 while δ vanishes — compare with ``backprop_signal``.
 
 Cost: one ``torch._foreach_norm`` over the 2·(L+1) gradient tensors, one
-|·|-sum per tensor (through a reused scratch buffer), and one row write into a preallocated device buffer per
-scheduled step (≈ 0.5 ms on one CPU thread for 784 → 700×3 → 10, against
+|·|-sum per tensor (through a reused scratch buffer), and one row write into
+a preallocated device buffer per scheduled step (≈ 0.5 ms on one CPU thread for 784 → 700×3 → 10, against
 ≈ 15 ms for the training step itself).
 Default schedule: every step.
 """

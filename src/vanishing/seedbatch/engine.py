@@ -346,12 +346,6 @@ def fit_batch(
     params = [p for p in stacked.parameters() if p.requires_grad]
     stacked.train()
 
-    def make_fused() -> fused_step.FusedMLPStep | None:
-        """The fused explicit step over the current stack (as in vanishing.train.fit), or None for autograd."""
-        if ex.engine != "auto" or fused_step.unsupported_reason(stacked, optimizer) is not None:
-            return None
-        return fused_step.FusedMLPStep(stacked, loss_fn, batch_size)
-
     names = ([f"hidden{i}" for i in range(1, len(config.model.hidden) + 1)] + ["output"],
              [f"hidden{i}" for i in range(1, len(config.model.hidden) + 1)])
     probe_ctx = None
@@ -363,7 +357,7 @@ def fit_batch(
         if any(s.probes is not None and s.probes.recorder.snapshot_probes for s in seeds):
             probe_ctx = _ProbeContext(config, data, arch, device)
     delta_probes = any(s.probes is not None and s.probes.wants_delta_probes for s in seeds)
-    fused = make_fused()
+    fused = fused_step.for_run(stacked, optimizer, loss_fn, batch_size, ex.engine)
     inline_sgd = (fused is not None and fused_step.inline_sgd_applies(optimizer) and config.optim.clip_norm is None
                   and all(s.probes is None for s in seeds))
 
@@ -416,7 +410,7 @@ def fit_batch(
         stacked.select_(keep)
         optimizer = make_optimizer(state)
         params = [p for p in stacked.parameters() if p.requires_grad]
-        fused = make_fused()
+        fused = fused_step.for_run(stacked, optimizer, loss_fn, batch_size, ex.engine)
         index = torch.as_tensor(keep, dtype=torch.long, device=device)
         step_loss = step_loss.index_select(1, index)
         step_correct = step_correct.index_select(1, index)

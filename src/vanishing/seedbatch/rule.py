@@ -42,6 +42,7 @@ still there.
 from __future__ import annotations
 
 from ..config import RunConfig
+from ..fused_step import applies_to
 
 ELEMENTWISE_OPTIMIZERS = ("sgd", "adagrad", "adadelta", "rmsprop", "adam", "adamw")
 GLOBAL_RNG_ACTIVATIONS = ("rrelu",)
@@ -88,23 +89,6 @@ def unbatchable_reason(config: RunConfig) -> str | None:
     return None
 
 
-def takes_fused_step(config: RunConfig, engine: str = "auto") -> bool:
-    """True when runs of ``config`` train with the fused explicit step (vanishing.fused_step), batched or not."""
-    from ..activations import get as get_activation
-    from ..optim import canonical
-
-    m = config.model
-    acts = [m.activation] if isinstance(m.activation, str) else list(m.activation)
-    return (
-        engine == "auto"
-        and m.batch_norm == "off"
-        and not m.layer_norm
-        and not m.residual
-        and not any(get_activation(a).name in ("prelu", "rrelu") for a in acts)
-        and canonical(config.optim.optimizer)[0] != "sdagd"
-    )
-
-
 def should_batch(config: RunConfig, k: int, device: str = "cpu", engine: str = "auto") -> bool:
     """True when K runs of ``config`` (differing in seed) should train as one seed batch.
 
@@ -114,5 +98,5 @@ def should_batch(config: RunConfig, k: int, device: str = "cpu", engine: str = "
     if k < MIN_K or unbatchable_reason(config) is not None:
         return False
     width = max(config.model.hidden)
-    rule = RULE if takes_fused_step(config, engine) else AUTOGRAD_RULE
+    rule = RULE if applies_to(config, engine) else AUTOGRAD_RULE
     return any(width <= w and k >= k_min for w, k_min in rule)
