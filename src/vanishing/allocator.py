@@ -32,6 +32,7 @@ M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 32 * 1024 * 1024  # glibc's maximum for M_MMAP_THRESHOLD on 64-bit (HEAP_MAX_SIZE / 2)
 TRIM_THRESHOLD = 2**31 - 1
 
+
 @functools.cache
 def tune_allocator() -> bool:
     """Apply the thresholds once per process; True when they are in force."""

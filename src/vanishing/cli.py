@@ -11,6 +11,7 @@ import argparse
 import sys
 from typing import Any, Sequence
 
+from .config import ENGINES
 from .errors import UsageError
 
 
@@ -61,7 +62,7 @@ EXEC_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
     ("--mirror", "mirror", {"help": "download base URL (else $VANISHING_MIRROR, the standard mirrors)"}),
     ("--device", "device", {"help": "auto | cpu | cuda | cuda:N (default auto: CUDA when present)"}),
     ("--threads", "threads", {"type": int, "help": "torch threads (default: torch's)"}),
-    ("--engine", "engine", {"choices": ["auto", "autograd"], "help": "training step: auto (the fused explicit backward where "
+    ("--engine", "engine", {"choices": ENGINES, "help": "training step: auto (the fused explicit backward where "
      "the model allows it, see docs/performance.md) or autograd (always torch autograd); default auto"}),
     ("--results", "results", {"help": "results root (default ./vanishing-results)"}),
 ]

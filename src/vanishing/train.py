@@ -323,20 +323,17 @@ def fit(
                 if fused is not None and not want:
                     loss, z = fused.step(xb, yb, lr if inline_sgd else None)
                     info = StepInfo(step, epoch, xb, yb, z, loss)
-                elif want:
+                else:
                     optimizer.zero_grad(set_to_none=True)
-                    z, pre, post = model.forward_with_intermediates(xb)
-                    for a in pre:
-                        a.retain_grad()
+                    if want:
+                        z, pre, post = model.forward_with_intermediates(xb)
+                        for a in pre:
+                            a.retain_grad()
+                    else:
+                        z, pre, post = model(xb), None, None
                     loss = loss_fn(z, yb)
                     loss.backward()
                     info = StepInfo(step, epoch, xb, yb, z, loss, pre, post)
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    z = model(xb)
-                    loss = loss_fn(z, yb)
-                    loss.backward()
-                    info = StepInfo(step, epoch, xb, yb, z, loss)
                 if not inline_sgd:
                     for cb in callbacks:
                         cb.on_after_backward(ctx, info)

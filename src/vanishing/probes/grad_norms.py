@@ -15,8 +15,8 @@ while δ vanishes — compare with ``backprop_signal``.
 
 Cost: one ``torch._foreach_norm`` over the 2·(L+1) gradient tensors, one
 |·|-sum per tensor (through a reused scratch buffer), and one row write into
-a preallocated device buffer per scheduled step (≈ 0.5 ms on one CPU thread for 784 → 700×3 → 10, against
-≈ 15 ms for the training step itself).
+a preallocated device buffer per scheduled step (≈ 0.5 ms on one CPU thread
+for 784 → 700×3 → 10, against ≈ 15 ms for the training step itself).
 Default schedule: every step.
 """
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..config import ENGINES
+
 COMMON = {
     "epochs": {"type": int, "help": "epochs per run (overrides the scale)"},
     "seeds": {"type": int, "help": "number of seeds per configuration (overrides the scale)"},
@@ -40,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         sp.add_argument("--workers", type=int, help="local worker processes (default one per core)")
         sp.add_argument("--data-dir", help="folder with the data set files")
         sp.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-        sp.add_argument("--engine", choices=["auto", "autograd"], default="auto",
+        sp.add_argument("--engine", choices=ENGINES, default="auto",
                         help="training step: auto (the fused explicit step where the model allows it) or autograd")
         if study.add_arguments is not None:
             study.add_arguments(sp)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..config import ENGINES
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data-dir", help="folder with the data set files (else $VANISHING_DATA/<name>, the cache, a download)")
     p.add_argument("--device", help="auto | cpu | cuda | cuda:N")
     p.add_argument("--threads", type=int, help="torch threads per worker (default 1)")
-    p.add_argument("--engine", choices=["auto", "autograd"], help="training step: auto (the fused explicit step where the "
+    p.add_argument("--engine", choices=ENGINES, help="training step: auto (the fused explicit step where the "
                    "model allows it) or autograd (default: the file's [exec] engine, else auto)")
     p.add_argument("--no-batch", action="store_true", help="never train seeds as one batch")
     p.add_argument("--retries", type=int, default=2, help="times a task whose worker died is retried (default 2)")
