@@ -34,14 +34,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from vanishing import fused_step, losses
-from vanishing.allocator import tune_allocator
-from vanishing.config import ModelConfig
-from vanishing.model import build_model
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from fused_step import setup  # noqa: E402  (the benchmark configs' model, optimizer and batch)
+
+from vanishing import fused_step  # noqa: E402
+from vanishing.allocator import tune_allocator  # noqa: E402
 
 N = 1 << 21  # 8 MB of float32
 
@@ -73,13 +76,8 @@ class AdamAfterStep:
     """One robinson training step, then torch's fused Adam on the net's parameters or on an untouched twin."""
 
     def __init__(self) -> None:
-        model = build_model(ModelConfig(hidden=[512] * 3, activation="relu", init="xavier_uniform", output="softmax"),
-                            784, 10, 0)
-        self.step = fused_step.FusedMLPStep(model, losses.make_loss("ce", "softmax", 10), 32)
-        g = torch.Generator().manual_seed(0)
-        self.x = (torch.rand(32, 784, generator=g) > 0.8).float() * torch.rand(32, 784, generator=g)
-        self.y = torch.randint(0, 10, (32,), generator=g)
-        self.adam = torch.optim.Adam(model.parameters(), lr=1e-3, fused=True)
+        model, self.adam, loss_fn, self.x, self.y = setup("robinson")  # as benchmarks/fused_step.py builds it
+        self.step = fused_step.FusedMLPStep(model, loss_fn, len(self.x))
         twin = torch.zeros(sum(p.numel() for p in model.parameters()))  # as many numbers, one tensor
         twin.grad = torch.full_like(twin, 1e-3)
         self.adam_twin = torch.optim.Adam([twin], lr=1e-3, fused=True)

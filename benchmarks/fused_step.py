@@ -41,7 +41,8 @@ from vanishing.optim import build_optimizer  # noqa: E402
 from vanishing.optim.direct_step import direct_step  # noqa: E402
 
 
-def measure(name: str, steps: int, repeats: int) -> dict:
+def setup(name: str):
+    """(model, optimizer, loss, x, y) of a run.py config: as fit builds them, on one random MNIST-shaped batch."""
     cfg = CONFIGS[name]
     model = build_model(ModelConfig(hidden=cfg["hidden"], activation=cfg["activation"], init=cfg["init"],
                                     output=cfg["output"]), 784, 10, 0)
@@ -50,6 +51,12 @@ def measure(name: str, steps: int, repeats: int) -> dict:
     g = torch.Generator().manual_seed(0)
     x = (torch.rand(cfg["batch"], 784, generator=g) > 0.8).float() * torch.rand(cfg["batch"], 784, generator=g)
     y = torch.randint(0, 10, (cfg["batch"],), generator=g)
+    return model, optimizer, loss_fn, x, y
+
+
+def measure(name: str, steps: int, repeats: int) -> dict:
+    cfg = CONFIGS[name]
+    model, optimizer, loss_fn, x, y = setup(name)
     fused = fused_step.FusedMLPStep(model, loss_fn, cfg["batch"])
     inline = cfg["lr"] if fused_step.inline_sgd_applies(optimizer) else None
 
