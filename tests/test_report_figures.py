@@ -410,7 +410,7 @@ def test_sparsity_table_untrained_vs_trained_and_not_applicable():
     ],
 )
 def test_numeric_verdict_rule(paper, mean, se, direction, verdict):
-    got, reason = tables.numeric_verdict(paper, mean, se, direction_holds=direction)
+    got, reason = tables.numeric_verdict(paper, mean, se, direction_holds=direction)  # n None: not a seed average
     assert got == verdict and "pp" in reason
 
 

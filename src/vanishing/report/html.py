@@ -60,7 +60,7 @@ caption { caption-side: top; text-align: left; font-weight: 600; padding: .2rem 
 th, td { border: 1px solid var(--line); padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: var(--bg-alt); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.ok { background: #e6f4ea; } td.partly { background: #fef7e0; } td.bad { background: #fce8e6; }
+td.ok { background: #e6f4ea; } td.partly { background: #fef7e0; } td.bad { background: #fce8e6; } td.unsure { background: #e8eaed; color: #3c4043; font-style: italic; }
 figure { margin: 1rem 0 1.6rem; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line); }
 figcaption { font-size: .88rem; color: var(--muted); margin-top: .35rem; }

@@ -6,9 +6,14 @@ wants to compute with them, display text where they are meant to be read);
 ``<table>``. "mean ± s.e." is over seeds, s.e. = s/√n
 (:mod:`vanishing.report.groups`); one seed prints the mean alone.
 
-Verdict rule (SPEC §10) for a numeric claim, in percentage points:
-"reproduced" when |ours − paper| ≤ max(2 s.e., 1 pp); else "partly" when
-the direction of the claim holds; else "not reproduced" (:func:`numeric_verdict`).
+Verdict rule (SPEC §10, sharpened by issue 16) for a numeric claim, in
+percentage points: "inconclusive" when the measurement cannot decide —
+fewer than 3 seeds behind a seed average, or 2 s.e. wider than
+max(3 × tolerance, 25% of |paper|); else "reproduced" when
+|ours − paper| ≤ max(2 s.e., tolerance); else "partly" when the direction
+of the claim holds; else "not reproduced" (:func:`numeric_verdict`). A
+directional claim ("A beats B") is "inconclusive" when the effect lies within
+2 s.e. of zero (:func:`direction_verdict`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,8 @@ import pandas as pd
 
 from .groups import config_labels, constant_config, label_columns, mean_se, short_values
 
-VERDICTS = ("reproduced", "partly", "not reproduced")
+VERDICTS = ("reproduced", "partly", "not reproduced", "inconclusive")
+MIN_SEEDS = 3  # a seed-averaged number on fewer seeds is never a verdict (the papers average 3)
 VERDICT_COLUMNS = ["claim", "paper", "measured", "verdict", "reason"]
 MISSING = "–"
 
@@ -277,26 +283,95 @@ def dead_units_table(dead_units: pd.DataFrame, runs: pd.DataFrame | None = None)
 # --------------------------------------------------------------------------- paper vs measured
 
 
-def numeric_verdict(paper: float, mean: float, se: float = math.nan, *, tolerance: float = 1.0,
-                    direction_holds: bool | None = None, unit: str = "pp") -> tuple[str, str]:
-    """(verdict, one-line reason) for a numeric claim, values in percentage points (SPEC §10).
+def interval_bound(paper: float, tolerance: float = 1.0) -> float:
+    """Widest 2·s.e. on which a numeric claim can be decided: max(3 × tolerance, 0.25·|paper|) (issue 16)."""
+    return max(3.0 * float(tolerance), 0.25 * abs(float(paper)))
 
-    "reproduced" when |mean − paper| ≤ max(2·s.e., ``tolerance``); else
-    "partly" when ``direction_holds`` (the claim's direction, judged by the
-    caller), else "not reproduced".
+
+def seeds_to_resolve(se: float, n: int, target_two_se: float) -> int | None:
+    """Seeds at which 2 s.e. would shrink to ``target_two_se``, assuming s.e. ∝ 1/√n: ⌈n·(2 s.e./target)²⌉.
+
+    At least 3 and at least n + 1; None when that is beyond a million seeds (more seeds will not decide it).
+    """
+    if not (math.isfinite(se) and se > 0 and target_two_se > 0 and n > 0):
+        return max(MIN_SEEDS, n + 1)
+    ratio = 2 * se / target_two_se
+    if not ratio < 1e3:  # n·ratio² > 10⁶ (also catches an infinite ratio)
+        return None
+    return max(MIN_SEEDS, n + 1, math.ceil(n * ratio ** 2))
+
+
+def _seeds_text(se: float, n: int, target_two_se: float) -> str:
+    k = seeds_to_resolve(se, n, target_two_se)
+    return f"~{k} seeds would resolve it" if k is not None else "no feasible number of seeds would resolve it"
+
+
+def undecidable(se: float, n: int | None, bound: float, unit: str = "pp") -> str | None:
+    """Why a seed-averaged measurement cannot decide a claim (None when it can).
+
+    Too few seeds (``n`` < :data:`MIN_SEEDS`), no s.e., or 2·s.e. wider than ``bound``.
+    ``n`` None means the number is not a seed average (a formula, a single deterministic measurement).
+    """
+    if n is None:
+        return None
+    if n < MIN_SEEDS:
+        return f"n = {n}; needs ≥ {MIN_SEEDS} seeds"
+    if is_missing(se) or not math.isfinite(float(se)):
+        return f"n = {n} but no s.e.; needs ≥ {MIN_SEEDS} finite values"
+    two_se = 2 * float(se)
+    if two_se > bound:
+        return f"2 s.e. = {two_se:.2f} {unit} > {bound:.2f} {unit}; {_seeds_text(float(se), n, bound)}"
+    return None
+
+
+def numeric_verdict(paper: float, mean: float, se: float = math.nan, *, n: int | None = None, tolerance: float = 1.0,
+                    direction_holds: bool | None = None, unit: str = "pp") -> tuple[str, str]:
+    """(verdict, one-line reason) for a numeric claim, values in percentage points (SPEC §10, issue 16).
+
+    "inconclusive" when :func:`undecidable` (``n`` < 3 seeds, or 2·s.e. >
+    max(3·``tolerance``, 0.25·|paper|)); else "reproduced" when
+    |mean − paper| ≤ max(2·s.e., ``tolerance``); else "partly" when
+    ``direction_holds`` (the claim's direction, judged by the caller), else
+    "not reproduced". ``n`` None: not a seed average (no seed rule).
     """
     if is_missing(mean) or not math.isfinite(float(mean)):
-        return "not reproduced", "no measurement"
+        return "inconclusive", "no measurement; needs a finished run"
+    why = undecidable(se, n, interval_bound(paper, tolerance), unit)
+    if why:
+        return "inconclusive", f"{float(mean):.2f} vs paper {float(paper):.2f}: {why}"
     diff = abs(float(mean) - float(paper))
     two_se = 2 * float(se) if not is_missing(se) and math.isfinite(float(se)) else 0.0
     bound = max(two_se, tolerance)
-    bound_text = f"max(2 s.e. = {two_se:.2f}, {tolerance:g} {unit})" if two_se else f"{tolerance:g} {unit} (one seed: no s.e.)"
+    bound_text = f"max(2 s.e. = {two_se:.2f}, {tolerance:g} {unit})" if two_se else f"{tolerance:g} {unit} (no s.e.)"
     if diff <= bound:
         return "reproduced", f"|{mean:.2f} − {paper:.2f}| = {diff:.2f} {unit} ≤ {bound_text}"
     reason = f"|{mean:.2f} − {paper:.2f}| = {diff:.2f} {unit} > {bound_text}"
     if direction_holds:
         return "partly", reason + "; the direction holds"
     return "not reproduced", reason + ("; the direction does not hold" if direction_holds is False else "")
+
+
+def direction_verdict(effect: float, se: float, n: int | None, *, sign: int = 1, unit: str = "pp") -> tuple[str, str]:
+    """(verdict, reason) for a directional claim "``effect`` has the sign ``sign``" (e.g. a difference of means).
+
+    "inconclusive" when ``n`` < 3 seeds, there is no s.e., or |effect| ≤ 2·s.e.
+    (the effect is within noise of zero); else "reproduced" when the sign is
+    the claimed one, "not reproduced" when it is the opposite — both beyond 2 s.e.
+    """
+    if is_missing(effect) or not math.isfinite(float(effect)):
+        return "inconclusive", "no measurement; needs a finished run"
+    effect, text = float(effect), f"{float(effect):+.2f} {unit}"
+    if n is not None and n < MIN_SEEDS:
+        return "inconclusive", f"effect {text}, n = {n}; needs ≥ {MIN_SEEDS} seeds"
+    if is_missing(se) or not math.isfinite(float(se)):
+        return "inconclusive", f"effect {text} without an s.e.; needs ≥ {MIN_SEEDS} seeds"
+    two_se = 2 * float(se)
+    if abs(effect) <= two_se:
+        n_text = _seeds_text(float(se), n, abs(effect)) if n else "more seeds would decide it"
+        return "inconclusive", f"effect {text} within 2 s.e. = {two_se:.2f} of zero; {n_text}"
+    if sign * effect > 0:
+        return "reproduced", f"effect {text} beyond 2 s.e. = {two_se:.2f} in the claimed direction"
+    return "not reproduced", f"effect {text} beyond 2 s.e. = {two_se:.2f} against the claimed direction"
 
 
 def _measured_text(value) -> str:
@@ -333,14 +408,15 @@ def verdict_table(rows) -> pd.DataFrame:
 
 def verdict_class(verdict: str) -> str:
     """CSS class of a verdict cell (from the fixed set)."""
-    for v in ("not reproduced", "reproduced", "partly"):
+    for v in ("not reproduced", "reproduced", "partly", "inconclusive"):
         if str(verdict).startswith(v):
-            return {"reproduced": "ok", "partly": "partly", "not reproduced": "bad"}[v]
+            return {"reproduced": "ok", "partly": "partly", "not reproduced": "bad", "inconclusive": "unsure"}[v]
     return ""
 
 
 __all__ = [
-    "HEADLINE_METRICS", "VERDICTS", "VERDICT_COLUMNS", "config_table", "dead_units_table", "fmt_mean_se",
+    "HEADLINE_METRICS", "MIN_SEEDS", "VERDICTS", "VERDICT_COLUMNS", "config_table", "dead_units_table",
+    "direction_verdict", "fmt_mean_se", "interval_bound", "seeds_to_resolve", "undecidable",
     "fmt_number", "html_table", "numeric_verdict", "probe_epoch_table", "run_list", "runs_table",
     "saturation_table", "seed_summary", "sparsity_table", "validation_text", "verdict_class", "verdict_table",
 ]

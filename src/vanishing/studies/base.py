@@ -11,10 +11,14 @@ root, resumes after a crash and can run on Ray), then states claims with
 :meth:`StudyContext.numeric_claim` / :meth:`StudyContext.qualitative_claim`
 and adds figures and tables to ``ctx.report``.
 
-Verdicts (SPEC §10): a numeric claim is "reproduced" when |ours − paper| ≤
-max(2 s.e., 1 percentage point), "partly" when the direction holds, else
-"not reproduced" (:func:`vanishing.report.tables.numeric_verdict`); a
-qualitative claim is a sentence with its evidence and the study's verdict.
+Verdicts (SPEC §10, issue 16): a numeric claim is "inconclusive" when it
+rests on fewer than 3 seeds or 2 s.e. > max(3 × tolerance, 25% of |paper|);
+else "reproduced" when |ours − paper| ≤ max(2 s.e., tolerance), "partly"
+when the direction holds, else "not reproduced"
+(:func:`vanishing.report.tables.numeric_verdict`). A directional claim ("A
+beats B by a margin") is "inconclusive" within 2 s.e. of zero
+(:meth:`StudyContext.direction_claim`). A qualitative claim is a sentence
+with its evidence and the study's verdict.
 """
 
 from __future__ import annotations
@@ -137,15 +141,17 @@ class StudyContext:
 
     # -- claims -----------------------------------------------------------
     def numeric_claim(self, claim: str, paper: float, values: Sequence[float], *, direction_holds: bool | None = None,
-                      note: str = "", unit: str = "%") -> dict:
-        """A numeric claim: the paper's number beside our mean ± s.e. over seeds, with the SPEC §10 verdict."""
-        from ..report.tables import numeric_verdict
+                      note: str = "", unit: str = "%", tolerance: float = 1.0) -> dict:
+        """A numeric claim: the paper's number beside our mean ± s.e. over seeds (one value per seed), with its verdict."""
+        row = numeric_claim_row(claim, paper, values, direction_holds=direction_holds, note=note, unit=unit,
+                                tolerance=tolerance)
+        self.claims.append(row)
+        return row
 
-        mean, se, n = mean_se(values)
-        verdict, reason = numeric_verdict(paper, mean, se, direction_holds=direction_holds,
-                                          unit="pp" if unit == "%" else unit)
-        row = {"claim": claim, "paper": paper, "measured": (mean, se, n), "verdict": verdict,
-               "reason": reason + (f"; {note}" if note else ""), "unit": unit}
+    def direction_claim(self, claim: str, paper: str, effect: float, se: float, n: int | None, *, sign: int = 1,
+                        note: str = "", unit: str = "pp") -> dict:
+        """A directional claim: ``effect`` (e.g. a difference of seed means, ± its s.e. over ``n`` seeds) has ``sign``."""
+        row = direction_claim_row(claim, paper, effect, se, n, sign=sign, note=note, unit=unit)
         self.claims.append(row)
         return row
 
@@ -171,6 +177,28 @@ class StudyContext:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
+
+
+def numeric_claim_row(claim: str, paper: float, values: Sequence[float], *, direction_holds: bool | None = None,
+                      note: str = "", unit: str = "%", tolerance: float = 1.0) -> dict:
+    """The claim row of :meth:`StudyContext.numeric_claim`, as a pure function (claims modules build rows with it)."""
+    from ..report.tables import numeric_verdict
+
+    mean, se, n = mean_se(values)
+    verdict, reason = numeric_verdict(paper, mean, se, n=n, tolerance=tolerance, direction_holds=direction_holds,
+                                      unit="pp" if unit == "%" else unit)
+    return {"claim": claim, "paper": paper, "measured": (mean, se, n), "verdict": verdict,
+            "reason": reason + (f"; {note}" if note else ""), "unit": unit}
+
+
+def direction_claim_row(claim: str, paper: str, effect: float, se: float, n: int | None, *, sign: int = 1,
+                        note: str = "", unit: str = "pp") -> dict:
+    """The claim row of :meth:`StudyContext.direction_claim` (verdict by :func:`~vanishing.report.tables.direction_verdict`)."""
+    from ..report.tables import direction_verdict
+
+    verdict, reason = direction_verdict(effect, se, n, sign=sign, unit=unit)
+    return {"claim": claim, "paper": paper, "measured": (effect, se, n if n is not None else 0), "verdict": verdict,
+            "reason": reason + (f"; {note}" if note else ""), "unit": unit}
 
 
 def claims_frame(claims: Sequence[dict]) -> pd.DataFrame:
