@@ -3,7 +3,10 @@
 A study (one file per paper in this package) declares its paper, the figures
 and tables it reproduces and its *scales* — ``quick`` (CPU, minutes, the
 bundled MNIST sample), ``medium`` (full data at a size that fits about 45
-minutes of a 2-core CPU) and ``full`` (the paper's scale, for a GPU or a Ray
+minutes of a 2-core CPU), ``paper`` (the paper's own protocol on the
+networks behind its headline tables and figures, ≥ 3 seeds, full data, run on
+the 2-core CPU with the local executor — resumable, so it may span several
+invocations) and ``full`` (the paper's whole grid, for a GPU or a Ray
 cluster) — as plain dicts of parameters. ``--epochs``, ``--seeds`` and the
 other common flags override the chosen scale. Its ``run(ctx)`` trains
 through :meth:`StudyContext.sweep` (so every run lands in the study's results
@@ -39,7 +42,7 @@ from ..config import ExecConfig
 from ..errors import ConfigError
 from ..store.atomic import write_bytes
 
-SCALES = ("quick", "medium", "full")
+SCALES = ("quick", "medium", "paper", "full")
 
 
 @dataclass(frozen=True)
