@@ -13,7 +13,6 @@ from vanishing.studies import pretorius
 from vanishing.studies.pretorius import (
     PAPER_TABLE1,
     next_rates,
-    node_summary,
     rank_rates,
     slope,
     trained_epochs,
@@ -66,88 +65,10 @@ def test_slope_and_its_standard_error_match_numpy_polyfit():
     assert math.isnan(slope([1.0, 2.0], [2.0, 3.0])[1])  # two points: no s.e.
 
 
-# --------------------------------------------------------------------------- node statistics
-
-
-def _stats_table(samples: dict) -> pd.DataFrame:
-    """An activation_stats-like table from raw samples {(run, epoch, layer, node): [values of class 0, class 1, …]}."""
-    rows = []
-    for (run, epoch, layer, node), per_class in samples.items():
-        groups = [*[(c, np.asarray(v, float)) for c, v in enumerate(per_class)], (-1, np.concatenate(per_class))]
-        for c, v in groups:
-            q = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95])
-            rows.append({"run_id": run, "seed": 0, "epoch": epoch, "layer": layer, "node": node, "class": c,
-                         "count": len(v), "mean": v.mean(), "std": v.std(ddof=1), "q05": q[0], "q25": q[1],
-                         "median": q[2], "q75": q[3], "q95": q[4]})
-    return pd.DataFrame(rows)
-
-
-def _brute(per_class: list) -> dict:
-    """The node-level quantities of node_summary, straight from the samples, by loops."""
-    allv = np.concatenate(per_class)
-    ss_total = ((allv - allv.mean()) ** 2).sum()
-    ss_between = sum(len(v) * (np.mean(v) - allv.mean()) ** 2 for v in per_class)
-    meds = [np.median(v) for v in per_class]
-    iqr = [(np.quantile(v, 0.25), np.quantile(v, 0.75)) for v in per_class]
-    pairs = [(a, b) for a in range(len(per_class)) for b in range(a + 1, len(per_class))]
-    overlapping = sum(1 for a, b in pairs if max(iqr[a][0], iqr[b][0]) <= min(iqr[a][1], iqr[b][1]))
-    stds = [np.std(v, ddof=1) for v in per_class]
-    return {
-        "eta2": ss_between / ss_total if ss_total > 0 else 0.0,
-        "median_spread": float(np.sqrt(np.mean((np.array(meds) - np.mean(meds)) ** 2))),
-        "overlap": overlapping / len(pairs),
-        "median_extreme": np.mean([m <= 0.1 or m >= 0.9 for m in meds]),
-        "median_zero": np.mean([m <= 0 for m in meds]),
-        "median_offcentre": np.mean([abs(m - 0.5) for m in meds]),
-        "active_classes": float(sum(m > 0 for m in meds)),
-        "within_std": np.mean(stds),
-        "point_fraction": np.mean([s < 0.01 for s in stds]),
-    }
-
-
-def test_node_summary_agrees_with_a_brute_force_computation_from_the_samples():
-    rng = np.random.default_rng(1)
-    samples, expected = {}, {}
-    counts = [7, 11, 9, 13]  # unequal class sizes: η² must weight by n_c
-    for epoch in (0, 3):
-        for layer in ("hidden1", "hidden2"):
-            nodes = []
-            for node in range(3):
-                if layer == "hidden2" and node == 0:
-                    per_class = [np.zeros(n) for n in counts]  # a dead ReLU node: η² = 0, medians at 0
-                elif node == 1:
-                    per_class = [1 / (1 + np.exp(-rng.normal(3 * c - 4.5, 0.5, n))) for c, n in enumerate(counts)]
-                else:
-                    per_class = [np.maximum(rng.normal(c * 0.4 - 0.5, 1.0, n), 0) for c, n in enumerate(counts)]
-                samples[("r1", epoch, layer, node)] = per_class
-                nodes.append(_brute(per_class))
-            expected[(epoch, layer)] = {k: np.mean([n[k] for n in nodes]) for k in nodes[0]}
-    got = node_summary(_stats_table(samples)).set_index(["epoch", "layer"])
-    assert len(got) == 4
-    for (epoch, layer), want in expected.items():
-        for key, value in want.items():
-            assert got.loc[(epoch, layer), key] == pytest.approx(value, rel=1e-9, abs=1e-12), (epoch, layer, key)
-
-
-def test_eta2_is_one_for_separated_point_classes_and_zero_without_class_information():
-    sep = {("r", 0, "hidden1", 0): [np.full(5, 0.1), np.full(5, 0.9)]}
-    same = {("r", 0, "hidden1", 0): [np.array([0.1, 0.5, 0.9]), np.array([0.1, 0.5, 0.9])]}
-    assert node_summary(_stats_table(sep))["eta2"].item() == pytest.approx(1.0)
-    assert node_summary(_stats_table(same))["eta2"].item() == pytest.approx(0.0)
-
-
 def test_trained_epoch_is_the_best_validation_epoch_when_it_was_snapshotted():
     runs = pd.DataFrame({"run_id": ["a", "b", "c"], "headline_epoch": [3, 7, None]})
     snaps = pd.DataFrame({"run_id": ["a"] * 5 + ["b"] * 3 + ["c"] * 2, "epoch": [0, 1, 2, 3, 4, 0, 5, 6, 0, 2]})
     assert trained_epochs(runs, snaps) == {"a": 3, "b": 6, "c": 2}
-
-
-def test_direction_verdicts():
-    assert pretorius._direction(1.0, 0.2) == "reproduced"
-    assert pretorius._direction(1.0, 0.6) == "partly"
-    assert pretorius._direction(1.0, math.nan) == "partly"
-    assert pretorius._direction(-1.0, 0.1) == "not reproduced"
-    assert pretorius._direction(-1.0, 0.1, sign=-1) == "reproduced"
 
 
 # --------------------------------------------------------------------------- the study on a tiny budget
