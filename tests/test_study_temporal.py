@@ -14,7 +14,8 @@ from vanishing.report.tables import VERDICTS
 from vanishing.studies import get, run_study
 from vanishing.studies import temporal
 
-FIGURES = ("grad_vs_k_adding", "grad_vs_k_copy", "dynamics_adding", "dynamics_copy", "error_vs_length", "init_profiles")
+FIGURES = ("grad_vs_k_adding", "grad_vs_k_copy", "dynamics_adding", "dynamics_copy", "error_vs_length", "init_profiles",
+           "error_vs_steps")
 CLAIMS = ("[004 §9] RNNs (tanh", "[004 §9] LSTM", "[004 §9] the LSTM's sigmoid gates",
           "[000 → Hochreiter 1998] temporal dependencies", "[000 → Hochreiter 1998] the error flowing back",
           "[000] “there may remain a place for the sigmoid", "[000] ReLU mitigates")
