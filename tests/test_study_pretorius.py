@@ -130,3 +130,33 @@ def test_tiny_study_states_every_claim_with_a_valid_verdict(tiny_study):
     table1 = claims[claims["claim"].str.startswith("Table 1 ") & claims["unit"].eq("%")]
     assert sorted(table1["paper"]) == sorted(v for values in PAPER_TABLE1.values() for v in values)
     assert table1["mean"].between(0, 100).all() and table1["n"].eq(1).all()
+
+
+def test_tiny_paper_scale_runs_the_depth_sweep_and_reports_the_last_epoch_too(tmp_path, shared_data):
+    """The paper scale's own paths (a separate depth sweep for Fig 1–2, sparse node-statistics epochs, Table 1 at
+    the last epoch as well) on a tiny budget; one seed, so every verdict is inconclusive."""
+    from vanishing.config import ExecConfig
+    from vanishing.report import figures
+    from vanishing.studies import get, run_study
+
+    render = figures.render
+    mp = pytest.MonkeyPatch()
+    mp.setattr(figures, "render", lambda fig, fmt="png", dpi=figures.DPI: render(fig, fmt, min(dpi, 30)))
+    try:
+        with open(tmp_path / "log.txt", "w") as log:
+            out = run_study(
+                get("pretorius"), "paper",
+                {"epochs": 3, "patience": 3, "seeds": 1, "dataset": "mnist-sample", "train_subset": 500, "width": 16,
+                 "cifar": "off", "lr_grid": [1e-3, 3e-3], "lr_epochs": 1, "lr_rounds": 1, "node_epochs": "0,2",
+                 "depth_sweep": [2, 4], "depth_epochs": 2, "depth_patience": 2},
+                results=tmp_path / "r", exec_config=ExecConfig(threads=1, progress=False, data_dir=str(shared_data)),
+                sweep_options={"workers": 0, "display": "silent"}, out=log)
+    finally:
+        mp.undo()
+    claims = out["claims"]
+    assert claims["verdict"].eq("inconclusive").all()
+    last = claims[claims["claim"].str.endswith(", last epoch")]
+    assert len(last) == 8 and last["claim"].str.contains("trained sparsity").all()
+    assert claims["claim"].str.startswith("Table 1 MNIST").sum() == 16 + 8
+    for name in ("sparsity_by_epoch", "table1_sparsity", "fig1_learning_curves", "fig2a_mnist"):
+        assert (out["results"] / "figures" / f"{name}.png").is_file()

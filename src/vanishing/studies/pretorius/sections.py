@@ -267,11 +267,15 @@ def table1(ctx, runs, sparsity, width) -> None:
                                              for m, s in zip(frame["mean"], frame["se"])]})
     last = None
     if ctx.params.get("table1_last"):
-        last_rows, last = C.table1_claims(C.table1_values(node, sp, last_epochs(sp)), label=", last epoch")
+        last_rows, last = C.table1_claims(C.table1_values(node, sp, last_epochs(sp)), label=", last epoch",
+                                          states=("trained",))
         _add(ctx, last_rows)
-        shown["last epoch (%)"] = [f"{m:.2f}" + (f" ± {s:.2f}" if math.isfinite(s) else "") if st == "trained" else ""
-                                   for m, s, st in zip(last["mean"], last["se"], last["state"])]
-        shown["verdict, last epoch"] = [v if st == "trained" else "" for v, st in zip(last["verdict"], last["state"])]
+        keys = ["data", "bn", "state", "layer"]
+        last = last.assign(**{"last epoch (%)": [f"{m:.2f}" + (f" ± {s:.2f}" if math.isfinite(s) else "")
+                                                 for m, s in zip(last["mean"], last["se"])],
+                              "verdict, last epoch": last["verdict"]})
+        shown = shown.merge(last[[*keys, "last epoch (%)", "verdict, last epoch"]], on=keys, how="left")
+        shown[["last epoch (%)", "verdict, last epoch"]] = shown[["last epoch (%)", "verdict, last epoch"]].fillna("")
     ctx.report.add_table(shown.drop(columns=["mean", "se"]).rename(columns={"paper": "paper (%)", "n": "seeds"}),
                          "Table 1, paper vs measured: the % of probe examples on which a node outputs 0, averaged over "
                          "the layer's nodes; untrained = at initialisation, trained = the best-validation model"
