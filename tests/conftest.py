@@ -7,6 +7,9 @@
   build machines' copy of MNIST and CIFAR-10); CI sets it explicitly.
 * The user cache (``XDG_CACHE_HOME``) points into a per-session temporary
   folder so that tests never read or write the real ``~/.cache``.
+* ``VANISHING_TEST_DEVICE`` (default ``cpu``) is the device of the tests
+  marked ``device`` (``python -m pytest -m device``), through the ``device``
+  fixture; on CUDA, TF32 is off so that float32 tolerances hold.
 """
 
 from __future__ import annotations
@@ -41,3 +44,18 @@ def shared_data() -> Path:
     path = Path(os.environ["VANISHING_DATA"])
     assert (path / "mnist").is_dir(), f"VANISHING_DATA={path} has no mnist/ folder"
     return path
+
+
+TEST_DEVICE = os.environ.get("VANISHING_TEST_DEVICE", "cpu")
+
+
+@pytest.fixture(scope="session")
+def device() -> torch.device:
+    """The device of the ``device``-marked tests: ``$VANISHING_TEST_DEVICE`` (default cpu), TF32 off."""
+    dev = torch.device(TEST_DEVICE)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            pytest.fail(f"VANISHING_TEST_DEVICE={TEST_DEVICE} but torch.cuda.is_available() is False")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    return dev
