@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ...report.tables import MIN_SEEDS, numeric_verdict
-from ..base import mean_se, numeric_claim_row
+from ..base import numeric_claim_row
 from .compute import EXACT, LOG_TOLERANCE, PAPER_DEPTH
 
 
@@ -172,4 +172,4 @@ def claims(results: Mapping[str, Mapping], profiles: Mapping[str, pd.DataFrame],
 
 
 __all__ = ["bound_claims", "claims", "derivative_claims", "exact_claim_row", "qualitative_row", "relu_claims",
-           "sigmoid_step_claims", "tanh_claim", "tuned_claim", "mean_se"]
+           "sigmoid_step_claims", "tanh_claim", "tuned_claim"]
