@@ -89,14 +89,60 @@ def unbatchable_reason(config: RunConfig) -> str | None:
     return None
 
 
-def should_batch(config: RunConfig, k: int, device: str = "cpu", engine: str = "auto") -> bool:
+def batch_memory_bytes(config: RunConfig, k: int, n_features: int = 784, n_classes: int = 10) -> int:
+    """A generous estimate of the device memory K stacked seeds of ``config`` need while training.
+
+    Per seed: weights, gradients and two optimizer state tensors (Adam's
+    moments), plus the activations of one mini-batch kept for the backward
+    pass (pre- and post-activation and their gradients), all float32; doubled
+    for the allocator's slack. The data set itself is shared by the batch and
+    not counted (it lives on the device whether the seeds batch or not).
+    """
+    widths = [n_features, *config.model.hidden, n_classes]
+    params = sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+    acts = config.train.batch_size * sum(widths[1:]) * 4
+    return 2 * 4 * k * (4 * params + acts)
+
+
+def device_free_bytes(device: str) -> int | None:
+    """Free memory of a CUDA ``device`` (``torch.cuda.mem_get_info``), None where it cannot be read."""
+    import torch
+
+    try:
+        free, _total = torch.cuda.mem_get_info(torch.device(device))
+    except Exception:  # no CUDA, or a device string torch does not know
+        return None
+    return int(free)
+
+
+def _device_type(device: str) -> str:
+    if device in (None, "auto"):
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return str(device).split(":")[0]
+
+
+def should_batch(config: RunConfig, k: int, device: str = "cpu", engine: str = "auto",
+                 free_bytes: int | None = None) -> bool:
     """True when K runs of ``config`` (differing in seed) should train as one seed batch.
 
-    :data:`RULE` for runs that take the fused step, :data:`AUTOGRAD_RULE` for
-    runs that train through autograd (``engine`` is ``ExecConfig.engine``).
+    On a CPU: :data:`RULE` for runs that take the fused step,
+    :data:`AUTOGRAD_RULE` for runs that train through autograd (``engine``
+    is ``ExecConfig.engine``) — both measured on 2 CPU cores. On a GPU
+    (``device`` ``cuda`` or ``cuda:N``, or ``auto`` with CUDA present): batch
+    whenever K ≥ 2 and the K seeds fit in the device's free memory
+    (:func:`batch_memory_bytes` against ``free_bytes``, read with
+    :func:`device_free_bytes` when not given; unknown free memory counts as
+    fitting). That GPU branch is not measured yet: ``benchmarks/device_check.py``
+    measures the seed-batching grid on a GPU, and its numbers replace this
+    branch once a GPU run exists (docs/sweeps.md, docs/performance.md).
     """
     if k < MIN_K or unbatchable_reason(config) is not None:
         return False
+    if _device_type(device) == "cuda":
+        free = free_bytes if free_bytes is not None else device_free_bytes(device if device != "auto" else "cuda")
+        return free is None or batch_memory_bytes(config, k) <= free
     width = max(config.model.hidden)
     rule = RULE if applies_to(config, engine) else AUTOGRAD_RULE
     return any(width <= w and k >= k_min for w, k_min in rule)

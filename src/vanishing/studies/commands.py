@@ -58,6 +58,9 @@ def cmd_study(args: argparse.Namespace) -> int:
     keys = set(COMMON) | {k for scale in study.scales.values() for k in scale}
     overrides = {key: getattr(args, key, None) for key in keys}
     ex = resolve_exec(ExecConfig(device=args.device, data_dir=args.data_dir, engine=args.engine))
+    from ..device import describe_choice, preflight
+
+    print(describe_choice(ex.device, preflight(ex.device)), flush=True)  # before any training: a bad --device exits 2 here
     options = {"executor": args.executor, "workers": args.workers, "address": args.address}
     run_study(study, args.scale, overrides, results=args.results, exec_config=ex, sweep_options=options, args=args,
               command=["vanishing", *sys.argv[1:]])

@@ -55,6 +55,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     overrides = {"data_dir": args.data_dir, "device": args.device, "threads": args.threads, "results": args.results,
                  "engine": args.engine}
     ex = spec.exec_config(**overrides)
+    if not args.dry_run:
+        from ..device import describe_choice, preflight
+
+        print(describe_choice(ex.device, preflight(ex.device)), flush=True)  # before any run trains: exit 2 here
     result = sweep(
         spec,
         executor=args.executor,
