@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import itertools
 
-import numpy as np
 import pandas as pd
-import pytest
 
 from vanishing.analysis import NODE_COLUMNS
 from vanishing.studies.pretorius import claims as C

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 
 from vanishing.report.tables import VERDICTS
-from vanishing.studies import pretorius
 from vanishing.studies.pretorius import (
     PAPER_TABLE1,
     next_rates,

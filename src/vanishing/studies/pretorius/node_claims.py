@@ -20,7 +20,7 @@ import pandas as pd
 from ...analysis import POINT_STD
 from ..base import direction_claim_row
 from .claims import ACTIVATIONS, TASKS, sel
-from .rules import check, check_diff, combine, diff, fmt, m, pm, qualitative, tally
+from .rules import check_diff, combine, diff, fmt, m, pm, qualitative, tally
 
 
 class NodeData:
@@ -195,4 +195,4 @@ def node_claims(node_runs: pd.DataFrame, summary: pd.DataFrame, saturation: pd.D
     return rows
 
 
-__all__ = ["NodeData", "node_claims", "check"]
+__all__ = ["NodeData", "node_claims"]

@@ -258,7 +258,12 @@ def _depth_plan(p: Mapping) -> list[tuple[int, int, str, str]]:
     """Fig 2's depth sweep at its own budget (``depth_epochs``; the paper scale), MNIST, the main width."""
     if not p.get("depth_epochs"):
         return []
-    return [(int(d), int(p["width"]), act, bn) for act in ACTIVATIONS for bn in BATCH_NORM for d in p["depth_sweep"]]
+    return [(int(d), int(p["width"]), act, bn) for act in ACTIVATIONS for bn in BATCH_NORM for d in depth_sweep(p)]
+
+
+def depth_sweep(p: Mapping) -> list[int]:
+    """The depths of Fig 2's sweep: ``depth_sweep``, else the scale's ``depths``."""
+    return sorted({int(d) for d in (p.get("depth_sweep") or p["depths"])})
 
 
 def _train(ctx: StudyContext, tasks, plan, depth_plan, rates):
@@ -287,7 +292,7 @@ def _train(ctx: StudyContext, tasks, plan, depth_plan, rates):
             name = TASKS[task] + ("" if i == 0 else f"-{len(s)}seed")
             res = ctx.sweep(name, base=_base(p, task, epochs=epochs, patience=patience, probes=LIGHT_PROBES),
                             zip=_zip(points), seeds=list(s))
-            keep(res, "MNIST" if task == "MNIST" else task)
+            keep(res, task)
     depth_runs = pd.DataFrame()
     if depth_plan:
         de = int(p["depth_epochs"])
@@ -330,7 +335,7 @@ def run(ctx: StudyContext) -> None:
     mn, cf = main[main["task"] == "MNIST"], main[main["task"] == "CIFAR-10"]
     # Fig 1–2 and the accuracy-vs-architecture claims read the depth sweep when there is one (one budget per figure)
     mn_arch = depth_runs if len(depth_runs) else mn
-    arch_depths = sorted({int(d) for d in p["depth_sweep"]}) if len(depth_runs) else depths
+    arch_depths = depth_sweep(p) if len(depth_runs) else depths
     sections.accuracy_tables(ctx, runs, lr_table)
     sections.fig1(ctx, mn_arch, epochs_df, arch_depths, width)
     sections.fig2(ctx, pd.concat([mn_arch, cf], ignore_index=True), tasks)

@@ -11,10 +11,10 @@ import pandas as pd
 from ...analysis import NODE_COLUMNS, last_epochs, node_summary, selected_epochs
 from ..base import StudyContext
 from . import claims as C
-from .claims import ACTIVATIONS, BATCH_NORM, NODE_DEPTH, TASKS, sel
+from .claims import ACTIVATIONS, NODE_DEPTH, TASKS, sel
 from .figures import fig1_curves, node_summary_figure, sparsity_curves, table1_figure
 from .node_claims import node_claims
-from .protocol import INITS, NODE_LAYERS, _base, _cifar_note
+from .protocol import INITS, NODE_LAYERS, _base, _cifar_note, depth_sweep
 from .rules import fmt
 
 
@@ -39,7 +39,7 @@ def setup_text(ctx: StudyContext, tasks: Sequence[str]) -> None:
     if p.get("depth_epochs"):
         ctx.report.add_text(
             f"Fig 1–2 and the accuracy-vs-depth claims come from a separate depth sweep (depths "
-            f"{', '.join(map(str, p['depth_sweep']))}, width {p['width']}, MNIST) trained {p['depth_epochs']} epochs "
+            f"{', '.join(map(str, depth_sweep(p)))}, width {p['width']}, MNIST) trained {p['depth_epochs']} epochs "
             f"(the best-validation epoch reported), not the paper's 300: the budget this CPU allows. The 4×{p['width']} "
             f"nets of Table 1 and Fig 3–7 train the full {epochs} epochs.", note=True)
     if p.get("node_epochs") and p["node_epochs"] != "all":
