@@ -81,3 +81,22 @@ def test_gradient_claim_needs_three_seeds():
     row = C.gradient_claim(ratios, width=W, n=2)
     assert row["verdict"] == "inconclusive" and "sigmoid 0.001, ReLU 0.5" in row["reason"]
     assert C.gradient_claim({"sigmoid": 0.4, "relu": 0.5}, width=W, n=3)["verdict"] == "partly"
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_acc = st.floats(min_value=0.0, max_value=100.0, allow_nan=False)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_acc, min_size=1, max_size=2), st.lists(_acc, min_size=1, max_size=2),
+       st.lists(_acc, min_size=1, max_size=2))
+def test_property_no_decisive_verdict_on_fewer_than_three_seeds(relu, sigmoid, relu_out_relu):
+    """Whatever the accuracies, a table of 1–2 seeds never yields reproduced / not reproduced / partly."""
+    n = min(len(relu), len(sigmoid), len(relu_out_relu))
+    relu, sigmoid, relu_out_relu = relu[:n], sigmoid[:n], relu_out_relu[:n]
+    table = _table(relu=relu, sigmoid=sigmoid, relu_out_relu=relu_out_relu, sig_out=sigmoid,
+                   adam_sigmoid=relu, relu784=sigmoid)
+    rows = C.claims(table, width=W, epochs=10, grad_ratios={"sigmoid": 1e-3, "relu": 0.5}, grad_n=n)
+    assert {r["verdict"] for r in rows} == {"inconclusive"}

@@ -85,3 +85,21 @@ def test_evidence_rule_directly():
     row = ev.row("c", "reproduced", "e")
     assert row["verdict"] == "inconclusive" and "tiny" in row["reason"]
     assert C.Evidence().row("c", "partly", "e")["verdict"] == "partly"  # no seed average behind it: unchanged
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_err = st.floats(min_value=0.0, max_value=2.0, allow_nan=False)
+_att = st.floats(min_value=1e-12, max_value=10.0, allow_nan=False)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=1, max_value=2), st.lists(_err, min_size=4, max_size=4), st.lists(_att, min_size=4, max_size=4))
+def test_property_no_decisive_seed_claim_on_fewer_than_three_seeds(seeds, errs, atts):
+    spec = {"rnn_tanh": {10: (errs[0], atts[0], atts[1]), 100: (errs[1], atts[1], atts[2])},
+            "lstm": {10: (errs[2], atts[2], atts[3]), 100: (errs[3], atts[3], atts[0])}}
+    rows = _claims(spec, seeds=seeds)
+    for claim, row in rows.items():
+        if not claim.startswith("[000 → Hochreiter 1998] the error"):  # not a seed average
+            assert row["verdict"] == "inconclusive", claim

@@ -135,14 +135,16 @@ def output_claims(table: pd.DataFrame, *, width: int, epochs: int) -> list[dict]
     """The output-activation ablation: ReLU→ReLU output ~9%, the sigmoid net 10–11% whatever its output."""
     ab = {"sweep": "output-ablation", "setting": "keras-sgd", "width": width, "inputs": "/255"}
     relu_relu = acc(table, epochs, activation="relu", output="relu", **ab)
-    sig_out = acc(table, epochs, activation="sigmoid", output="relu", **ab) + acc(
-        table, epochs, activation="sigmoid", output="sigmoid", **ab)
+    # per seed, the mean over the two output layers: n counts seeds, not runs
+    by_out = [acc(table, epochs, activation="sigmoid", output=o, **ab) for o in ("relu", "sigmoid")]
+    sig_out = [(a + b) / 2 for a, b in zip(*by_out)]
     relL = acc(table, epochs, activation="relu", **_keras(width))
     return [
         numeric_claim_row("ReLU hidden with a ReLU output layer reaches only ~9%", PAPER["relu_out_relu"], relu_relu,
                           direction_holds=_mean(relu_relu) < _mean(relL) - GAP),
         numeric_claim_row("the sigmoid net stalls at 10–11% whatever its output layer", PAPER["sigmoid_out"], sig_out,
-                          direction_holds=_mean(sig_out) < STALL),
+                          direction_holds=_mean(sig_out) < STALL,
+                          note="per seed, the mean over the ReLU and sigmoid output layers"),
     ]
 
 
