@@ -91,3 +91,15 @@ def test_claims_in_report_order():
     rows = C.claims(res, prof, depth=12, maxima={"sigmoid": (0.25, 0.0), "tanh": (1.0, 0.0)}, tuned=(1.0, 2.6, 0.35),
                     p_pos=0.977)
     assert len(rows) == 12 and all(math.isfinite(r["measured"][2]) for r in rows if isinstance(r["measured"], tuple))
+
+
+def test_every_scale_of_the_three_split_studies_has_three_seeds_and_a_paper_scale():
+    from vanishing.studies import get
+
+    for name in ("robinson", "chain", "temporal"):
+        study = get(name)
+        assert list(study.scales) == ["quick", "medium", "paper", "full"], name
+        assert all(s["seeds"] >= 3 for s in study.scales.values()), name
+    paper = get("temporal").scales["paper"]
+    assert paper["cells"] == ["rnn_tanh", "lstm", "gru"] and max(paper["lengths"]) == 200
+    assert paper["steps"] * paper["batch_size"] >= 4 * 74_000  # over 4 × Hochreiter & Schmidhuber's T = 100 budget
