@@ -69,8 +69,11 @@ def accuracy_tables(ctx: StudyContext, runs: pd.DataFrame, lr_table: pd.DataFram
     else:
         ctx.report.add_text(f"Fixed learning rate {ctx.params.get('lr')} (no grid search).")
     rows = []
-    for (task, width, depth, act, bn), part in runs.groupby(["task", "width", "depth", "activation", "batch_norm"]):
+    keys = ["task", "width", "depth", "activation", "batch_norm"] + (["epochs"] if "epochs" in runs else [])
+    for key, part in runs.groupby(keys):  # the epoch budget too: the paper scale's depth sweep trains fewer epochs
+        task, width, depth, act, bn = key[:5]
         rows.append({"data": task, "width": width, "depth": depth, "activation": act, "batch norm": bn,
+                     **({"epochs": int(key[5])} if len(key) > 5 else {}),
                      "lr": float(part["lr"].iloc[0]), "seeds": len(part),
                      "test acc (%)": fmt(part["test_pct"].tolist()),
                      **({"test acc, last epoch (%)": fmt(part["last_test_pct"].tolist())} if "last_test_pct" in part else {}),
