@@ -12,14 +12,8 @@ import sys
 from typing import Any, Sequence
 
 from .config import ENGINES
+from .cliutil import OneLineParser, split_top_level
 from .errors import UsageError
-
-
-class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports bad arguments in one line and exits with 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
 
 
 # --------------------------------------------------------------------------- run
@@ -66,23 +60,6 @@ EXEC_FLAGS: list[tuple[str, str, dict[str, Any]]] = [
      "the model allows it, see docs/performance.md) or autograd (always torch autograd); default auto"}),
     ("--results", "results", {"help": "results root (default ./vanishing-results)"}),
 ]
-
-
-def split_top_level(text: str) -> list[str]:
-    """Split on commas outside parentheses: 'relu,leaky_relu(alpha=0.1)' → ['relu', 'leaky_relu(alpha=0.1)']."""
-    parts, depth, current = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current).strip())
-    return [p for p in parts if p]
 
 
 def add_run_parser(sub: argparse._SubParsersAction) -> None:

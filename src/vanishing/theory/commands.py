@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..cliutil import split_top_level
 from ..errors import ConfigError
 
 DEFAULT_DEPTH = 5
@@ -95,8 +96,6 @@ def cmd_theory(args: argparse.Namespace) -> int:
         raise ConfigError(f"--nodes: expected an even number of Gauss–Hermite nodes in 2…300, got {nodes}")
     if args.reference:
         return _print_reference(nodes)
-    from ..cli import split_top_level
-
     if args.hidden:
         try:
             hidden = tuple(int(w) for w in split_top_level(args.hidden))
