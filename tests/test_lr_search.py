@@ -8,7 +8,7 @@ import torch
 from vanishing.config import ExecConfig, RunConfig, resolve, with_overrides
 from vanishing.data import Dataset
 from vanishing.errors import ConfigError
-from vanishing.optim import lr_search
+from vanishing.lr_search import lr_search
 
 
 def blobs(n_train=300, n_val=100, n_test=100, dim=10, classes=3, seed=0, val_is_test=False):

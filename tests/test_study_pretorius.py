@@ -21,7 +21,7 @@ from vanishing.studies.pretorius import (
 
 
 def test_rank_rates_matches_lr_search_rule():
-    from vanishing.optim.lr_search import _summarise
+    from vanishing.lr_search import _summarise
 
     table = pd.DataFrame({
         "lr": [1e-4, 1e-4, 1e-3, 1e-3, 1e-2, 1e-2, 3e-3, 3e-3],

@@ -67,7 +67,7 @@ def test_cell_direction(cell, other, ours, ours_other, expected):
 
 
 def test_rank_by_validation_matches_lr_search_and_a_brute_force_sort():
-    from vanishing.optim.lr_search import _summarise
+    from vanishing.lr_search import _summarise
 
     rng = np.random.default_rng(0)
     values = [0.03, 0.1, 0.3, 1.0]

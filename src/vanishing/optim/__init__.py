@@ -2,10 +2,9 @@
 
 from . import curvature
 from .factory import REGISTRY, build_optimizer, canonical, default_lr, format_optimizer, names, register
-from .lr_search import LRSearchResult, lr_search
 from .sdagd import SDAGD, SDAGDStats
 
 __all__ = [
-    "REGISTRY", "SDAGD", "LRSearchResult", "SDAGDStats", "build_optimizer", "canonical", "curvature", "default_lr",
-    "format_optimizer", "lr_search", "names", "register",
+    "REGISTRY", "SDAGD", "SDAGDStats", "build_optimizer", "canonical", "curvature", "default_lr",
+    "format_optimizer", "names", "register",
 ]

@@ -23,7 +23,7 @@ eq. 7), averaging 3 runs, and reports:
 
 The paper gives no epoch budget and no rates ("all the parameters reported
 are fine-tuned accordingly"). This study therefore picks SGD's rate for each
-of the ten (activation, depth) cells with :func:`vanishing.optim.lr_search`
+of the ten (activation, depth) cells with :func:`vanishing.lr_search`
 on a validation split carved from the training set, and SDAGD's radius R the
 same way (same ranking rule, :func:`rank_by_validation`), then trains every
 cell with the paper's protocol (the test set serves as validation and the
@@ -108,7 +108,7 @@ def monotone_increase(means: Sequence[float], ses: Sequence[float] | None = None
 
 
 def rank_by_validation(table: pd.DataFrame, key: str, value: str = "val_acc") -> pd.DataFrame:
-    """Rank the values of ``key`` by the mean over seeds of ``value`` — the rule of :func:`vanishing.optim.lr_search`.
+    """Rank the values of ``key`` by the mean over seeds of ``value`` — the rule of :func:`vanishing.lr_search`.
 
     ``table``: one row per (``key``, seed) with ``value`` (a diverged run
     counts as 0, as in lr_search). Best first: mean ↓, then the spread
@@ -211,14 +211,14 @@ def _search(ctx: StudyContext, p: Mapping) -> tuple[dict, dict, pd.DataFrame]:
     """SGD's rate and SDAGD's radius per (activation, depth), from runs on a validation split of the training set.
 
     One sweep trains every (cell, value, seed) in parallel; SGD's rate is then
-    ranked by :func:`vanishing.optim.lr_search` (which finds those runs finished
+    ranked by :func:`vanishing.lr_search` (which finds those runs finished
     in the results root), SDAGD's radius by the same rule
     (:func:`rank_by_validation`). Returns ({cell: lr}, {cell: R}, the search table).
     """
     from dataclasses import replace
 
     from ..config import config_from_dict, resolve, with_overrides
-    from ..optim import lr_search
+    from ..lr_search import lr_search
     from ..runner import load_run_data
 
     rates, radii = [float(r) for r in p["sgd_rates"]], [float(r) for r in p["radii"]]
@@ -371,7 +371,7 @@ def _report_settings(ctx: StudyContext, p: Mapping, search: pd.DataFrame, sgd_lr
     ctx.report.add_heading("The rates the paper does not give")
     ctx.report.add_text(
         f"SGD's learning rate (grid {', '.join(f'{r:g}' for r in p['sgd_rates'])}) is chosen per (activation, depth) "
-        f"by vanishing.optim.lr_search, SDAGD's radius R (grid {', '.join(f'{r:g}' for r in p['radii'])}; lr = 1, "
+        f"by vanishing.lr_search, SDAGD's radius R (grid {', '.join(f'{r:g}' for r in p['radii'])}; lr = 1, "
         f"schedule {p['sdagd_schedule']}) by the same rule, each from {p['search_epochs']} epoch(s) × "
         f"{p['search_seeds']} seed(s) on a {100 * p['search_val_fraction']:.0f}% validation split of the training set: "
         "the best mean validation accuracy wins (ties: smaller spread, then the smaller value). The main runs then "
@@ -765,7 +765,7 @@ STUDY = Study(
     run=run,
     add_arguments=add_arguments,
     notes="The paper states neither its epoch budget nor its rates ('fine-tuned'); SGD's rate and SDAGD's radius are "
-    "searched per cell on a validation split of the training set (vanishing.optim.lr_search's rule), then every cell "
+    "searched per cell on a validation split of the training set (vanishing.lr_search's rule), then every cell "
     "trains with the paper's protocol: the test set serves as validation and the headline is the last epoch. SGD keeps "
     "a constant rate; SDAGD uses the step schedule of docs/sdagd.md. SDAGD is our reading of eq. (7): J = identity, "
     "one μ per layer (docs/sdagd.md). Xavier-normal weights, zero biases, sigmoid outputs, E = ½(D − Y)², batch 100.",

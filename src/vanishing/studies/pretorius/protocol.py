@@ -100,7 +100,7 @@ def _with(depths: Iterable[int], depth: int) -> list[int]:
 
 
 def rank_rates(table: pd.DataFrame) -> pd.DataFrame:
-    """Rank learning rates as :func:`vanishing.optim.lr_search` does.
+    """Rank learning rates as :func:`vanishing.lr_search` does.
 
     ``table``: one row per (rate, seed) with columns ``lr``, ``status`` and
     ``val_acc`` (validation accuracy at the run's best-validation epoch). A run

@@ -15,8 +15,12 @@ Runs go through :func:`vanishing.train.fit` in memory, or through
 with ``store=True`` — then finished runs are reused and a killed search
 resumes.
 
+It runs whole trainings, so it sits above :mod:`vanishing.runner` beside
+:mod:`vanishing.sweep` and :mod:`vanishing.studies` (SPEC §15), not among the
+optimizers of :mod:`vanishing.optim`.
+
     >>> from vanishing.config import RunConfig, with_overrides
-    >>> from vanishing.optim import lr_search
+    >>> from vanishing.lr_search import lr_search
     >>> config = with_overrides(RunConfig(), {"optim.optimizer": "sgd", "train.epochs": 2})
     >>> result = lr_search(config, rates=[0.01, 0.1, 1.0], seeds=[0, 1, 2])   # doctest: +SKIP
     >>> result.best_lr, result.summary                                          # doctest: +SKIP
@@ -84,8 +88,8 @@ def lr_search(
             training in memory with :func:`vanishing.train.fit`.
         on_run: called with each table row as it finishes.
     """
-    from ..config import ExecConfig, resolve, resolve_exec
-    from ..errors import ConfigError
+    from .config import ExecConfig, resolve, resolve_exec
+    from .errors import ConfigError
 
     rates = [float(r) for r in rates]
     if not rates or any(not (math.isfinite(r) and r > 0) for r in rates):
@@ -99,8 +103,8 @@ def lr_search(
     if data is None:
         import torch
 
-        from ..runner import load_run_data
-        from ..train import resolve_device
+        from .runner import load_run_data
+        from .train import resolve_device
 
         if ex.threads is not None:
             torch.set_num_threads(ex.threads)
@@ -111,12 +115,12 @@ def lr_search(
         for seed in seeds:
             cfg = resolve(replace(base, optim=replace(base.optim, lr=lr), seed=int(seed)))
             if store:
-                from ..runner import run
+                from .runner import run
 
                 result = run(cfg, ex, data=data)
                 status, summary = result.status, result.summary
             else:
-                from ..train import fit
+                from .train import fit
 
                 outcome = fit(cfg, data, exec_config=ex)
                 status, summary = outcome.status, outcome.summary
