@@ -52,3 +52,16 @@ def test_device_check_refuses_cuda_without_cuda_in_one_line(tmp_path):
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "torch.cuda.is_available() is False" in proc.stderr
     assert not (tmp_path / "device_check.json").exists()
+
+
+def test_device_check_stops_at_its_time_budget_and_says_what_it_left_out(tmp_path):
+    out = tmp_path / "dc.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src"), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "device_check.py"), "--device", "cpu", "--quick",
+                           "--no-tests", "--budget-s", "0", "--json", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(out.read_text())
+    assert report["tests"] == {"ran": False} and report["suite"] == [] and report["seed_batching"] == []
+    assert report["skipped"][0] == "suite robinson" and report["skipped"][-1] == "seed batching width 64 K 2"
+    assert "not measured (time budget --budget-s spent)" in proc.stdout and "not run (--no-tests)" in proc.stdout
