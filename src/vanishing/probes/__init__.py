@@ -35,6 +35,8 @@ from .base import REGISTRY, Probe, ProbeSetView, SnapshotProbe, StepProbe, StepV
 from .schedules import Schedule, at, at_init, epoch_schedule, every, log_spaced, never
 
 # one file per quantity; importing registers them in this (the canonical) order
+# (.catalog holds that order; a new probe needs only its line there)
+from . import catalog  # noqa: E402, F401  isort: skip
 from .grad_norms import GradNorms, grad_norm_stats  # noqa: E402  isort: skip
 from .backprop_signal import BackpropSignal, BatchBackpropSignal, batch_delta_stats, per_example_delta_stats  # noqa: E402  isort: skip
 from .update_ratio import UpdateRatio, update_ratio_stats  # noqa: E402  isort: skip

@@ -54,7 +54,7 @@ PRESETS["full"] = (
 
 
 def _registry():
-    from . import REGISTRY  # importing the package registers every probe
+    from .catalog import REGISTRY  # importing the catalogue registers every probe
 
     return REGISTRY
 
