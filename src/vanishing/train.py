@@ -234,6 +234,86 @@ def _clone_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 # --------------------------------------------------------------------------- the loop
 
 
+@dataclass
+class _Setup:
+    """What :func:`fit` builds before the first epoch: the model, its loss and optimizer, the batching."""
+
+    config: RunConfig
+    data: Dataset
+    device: torch.device
+    model: MLP
+    loss_fn: losses.Loss
+    optimizer: torch.optim.Optimizer
+    params: list[torch.Tensor]
+    n_train: int
+    batch_size: int
+    steps: int
+    sizes: torch.Tensor
+    ctx: FitContext
+
+
+@dataclass
+class _Progress:
+    """The run's state that a checkpoint carries from epoch to epoch."""
+
+    history: list[dict] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=lambda: {"epoch": None, "value": None, "state": None})
+    stopped_early: bool = False
+
+
+class _Diverged(Exception):
+    def __init__(self, step: int) -> None:
+        super().__init__(step)
+        self.step = step
+
+
+@dataclass
+class _Engine:
+    """The one place the training step's engine is chosen: the fused explicit step or torch autograd.
+
+    ``fused`` (vanishing.fused_step) replaces autograd wherever the model allows
+    it; steps that need the intermediates (per-example δ probes, or an
+    optimizer that declares ``needs_intermediates = True`` such as SDAGD's
+    curvature, which then gets ``prepare(model, info, loss)``) still take the
+    autograd path. ``inline_sgd``: the fused step applies plain SGD itself.
+    """
+
+    fused: Any
+    inline_sgd: bool
+    wants_optimizer: bool
+
+    @classmethod
+    def choose(cls, run: _Setup, ex: ExecConfig, callbacks: Sequence[Callback]) -> "_Engine":
+        wants_optimizer = bool(getattr(run.optimizer, "needs_intermediates", False))
+        fused = fused_step.for_run(run.model, run.optimizer, run.loss_fn, run.batch_size, ex.engine)
+        inline_sgd = (
+            fused is not None and fused_step.inline_sgd_applies(run.optimizer) and not callbacks
+            and run.config.optim.clip_norm is None
+        )
+        return cls(fused, inline_sgd, wants_optimizer)
+
+    @property
+    def name(self) -> str:
+        return "fused" if self.fused is not None else "autograd"
+
+    def forward_backward(self, run: _Setup, callbacks: Sequence[Callback], step: int, epoch: int,
+                         xb: torch.Tensor, yb: torch.Tensor, lr: float) -> StepInfo:
+        want = self.wants_optimizer or any(cb.wants_intermediates(step) for cb in callbacks)
+        if self.fused is not None and not want:
+            loss, z = self.fused.step(xb, yb, lr if self.inline_sgd else None)
+            return StepInfo(step, epoch, xb, yb, z, loss)
+        run.optimizer.zero_grad(set_to_none=True)
+        if want:
+            z, pre, post = run.model.forward_with_intermediates(xb)
+            for a in pre:
+                a.retain_grad()
+        else:
+            z, pre, post = run.model(xb), None, None
+        loss = run.loss_fn(z, yb)
+        loss.backward()
+        return StepInfo(step, epoch, xb, yb, z, loss, pre, post)
+
+
 def fit(
     config: RunConfig,
     data: Dataset,
@@ -251,179 +331,193 @@ def fit(
     """
     sink = sink if sink is not None else MemorySink()
     ex = exec_config or ExecConfig()
+    run = _setup(config, data, ex)
+    state = _restore(run, sink, callbacks)
+    start_epoch = len(state.history)
+    for cb in callbacks:
+        cb.on_fit_start(run.ctx, start_epoch)
+    engine = _Engine.choose(run, ex, callbacks)
+    status, diverged_step = "done", None
+    progress = _progress(ex, config.train.epochs, start_epoch, run.steps)
+    run.model.train()
+    try:
+        for epoch in range(start_epoch, config.train.epochs):
+            if state.stopped_early:
+                break
+            lr, step_loss, step_correct, train_time = _train_epoch(run, engine, callbacks, epoch, ex, progress)
+            metrics = _evaluate_epoch(run, epoch, lr, step_loss, step_correct, train_time)
+            _record_epoch(run, state, metrics, callbacks)
+            _checkpoint(run, state, sink, callbacks)
+            if on_epoch is not None:
+                on_epoch(metrics)
+    except _Diverged as e:
+        status, diverged_step = "diverged", e.step
+    except KeyboardInterrupt:
+        status = "interrupted"
+    finally:
+        if progress is not None:
+            progress.close()
+    return _finish(run, state, sink, callbacks, engine, status, diverged_step)
+
+
+def _setup(config: RunConfig, data: Dataset, ex: ExecConfig) -> _Setup:
+    """Device, seeds, the model, loss and optimizer, and the batch sizes of an epoch."""
     tune_allocator()  # recycle freed multi-MB tensors instead of re-mapping them (vanishing.allocator)
     device = resolve_device(ex.device)
     data = data.to(device)
     seed_everything(config.seed)
-
     model = build_model(config.model, data.n_features, data.n_classes, config.seed).to(device)
     loss_fn = losses.make_loss(config.optim.loss, config.model.output, data.n_classes)
     optimizer = build_optimizer(model.parameters(), config.optim.optimizer, config.optim.lr)
     params = [p for p in model.parameters() if p.requires_grad]
-
     n_train = len(data.x_train)
     batch_size = min(config.train.batch_size, n_train)
     steps = math.ceil(n_train / batch_size)
     sizes = torch.full((steps,), float(batch_size), device=device)
     sizes[-1] = n_train - batch_size * (steps - 1)
     ctx = FitContext(config, data, model, optimizer, loss_fn, device, steps)
+    return _Setup(config, data, device, model, loss_fn, optimizer, params, n_train, batch_size, steps, sizes, ctx)
 
-    history: list[dict] = []
-    best: dict[str, Any] = {"epoch": None, "value": None, "state": None}
-    stopped_early = False
+
+def _restore(run: _Setup, sink: Sink, callbacks: Sequence[Callback]) -> _Progress:
+    """The sink's last checkpoint loaded into the model, optimizer, RNG and callbacks (a fresh state without one)."""
     checkpoint = sink.load_checkpoint()
-    if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        torch.set_rng_state(checkpoint["rng_torch"])
-        history = list(checkpoint["history"])
-        best = dict(checkpoint["best"])
-        stopped_early = bool(checkpoint["stopped_early"])
-        for i, cb in enumerate(callbacks):
-            cb.load_state_dict(checkpoint.get("callbacks", {}).get(str(i), {}))
-    start_epoch = len(history)
+    if checkpoint is None:
+        return _Progress()
+    run.model.load_state_dict(checkpoint["model"])
+    run.optimizer.load_state_dict(checkpoint["optimizer"])
+    torch.set_rng_state(checkpoint["rng_torch"])
+    for i, cb in enumerate(callbacks):
+        cb.load_state_dict(checkpoint.get("callbacks", {}).get(str(i), {}))
+    return _Progress(list(checkpoint["history"]), dict(checkpoint["best"]), bool(checkpoint["stopped_early"]))
 
-    for cb in callbacks:
-        cb.on_fit_start(ctx, start_epoch)
 
-    # An optimizer that needs more than gradients (SDAGD's curvature) declares
-    # ``needs_intermediates = True`` and gets ``prepare(model, info, loss)`` before each step.
-    wants_optimizer = bool(getattr(optimizer, "needs_intermediates", False))
-    # The fused explicit step (vanishing.fused_step) replaces autograd wherever the model allows it;
-    # steps that need the intermediates (per-example δ probes) still take the autograd path.
-    fused = fused_step.for_run(model, optimizer, loss_fn, batch_size, ex.engine)
-    inline_sgd = (
-        fused is not None and fused_step.inline_sgd_applies(optimizer) and not callbacks and config.optim.clip_norm is None
-    )
+def _train_epoch(run: _Setup, engine: _Engine, callbacks: Sequence[Callback], epoch: int, ex: ExecConfig, progress):
+    """One pass over the shuffled training set; (lr, per-step losses, per-step correct counts, seconds).
+
+    Raises :class:`_Diverged` (with the first non-finite step) when a loss or,
+    at the epoch's end, a parameter is not finite.
+    """
+    config, steps, batch_size, device = run.config, run.steps, run.batch_size, run.device
+    lr = config.optim.lr * lr_factor(config.optim.schedule, epoch)
+    for group in run.optimizer.param_groups:
+        group["lr"] = lr
+    perm = epoch_permutation(run.n_train, config.seed, epoch).to(device)
     step_loss = torch.zeros(steps, device=device)
     step_correct = torch.zeros(steps, dtype=torch.int64, device=device)
-    check_every = ex.divergence_check_every
-    status, diverged_step = "done", None
-    progress = _progress(ex, config.train.epochs, start_epoch, steps)
-    model.train()
-    try:
-        for epoch in range(start_epoch, config.train.epochs):
-            if stopped_early:
-                break
-            lr = config.optim.lr * lr_factor(config.optim.schedule, epoch)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
-            perm = epoch_permutation(n_train, config.seed, epoch).to(device)
-            step_loss.zero_()
-            step_correct.zero_()
-            checked = 0
-            _sync(device)
-            t0 = time.perf_counter()
-            for i in range(steps):
-                idx = perm[i * batch_size : (i + 1) * batch_size]
-                xb = data.x_train.index_select(0, idx)
-                yb = data.y_train.index_select(0, idx)
-                step = epoch * steps + i + 1
-                want = wants_optimizer or any(cb.wants_intermediates(step) for cb in callbacks)
-                if fused is not None and not want:
-                    loss, z = fused.step(xb, yb, lr if inline_sgd else None)
-                    info = StepInfo(step, epoch, xb, yb, z, loss)
-                else:
-                    optimizer.zero_grad(set_to_none=True)
-                    if want:
-                        z, pre, post = model.forward_with_intermediates(xb)
-                        for a in pre:
-                            a.retain_grad()
-                    else:
-                        z, pre, post = model(xb), None, None
-                    loss = loss_fn(z, yb)
-                    loss.backward()
-                    info = StepInfo(step, epoch, xb, yb, z, loss, pre, post)
-                if not inline_sgd:
-                    for cb in callbacks:
-                        cb.on_after_backward(ctx, info)
-                    if config.optim.clip_norm is not None:
-                        torch.nn.utils.clip_grad_norm_(params, config.optim.clip_norm, foreach=True)
-                    if wants_optimizer:
-                        optimizer.prepare(model, info, loss_fn)
-                    if not direct_step(optimizer):
-                        optimizer.step()
-                step_loss[i] = loss.detach()
-                step_correct[i] = (loss_fn.predict(z.detach()) == yb).sum()
-                for cb in callbacks:
-                    cb.on_step_end(ctx, info)
-                if (i + 1 - checked) >= check_every or i + 1 == steps:
-                    bad = _first_nonfinite(step_loss[checked : i + 1])
-                    if bad is not None:
-                        diverged_step = epoch * steps + checked + bad + 1
-                        raise _Diverged()
-                    checked = i + 1
-                if progress is not None and (i % 20 == 19 or i + 1 == steps):
-                    progress.update(min(20, i % 20 + 1))
-            _sync(device)
-            train_time = time.perf_counter() - t0
-            if not _params_finite(model):
-                diverged_step = (epoch + 1) * steps
-                raise _Diverged()
+    check_every, checked = ex.divergence_check_every, 0
+    _sync(device)
+    t0 = time.perf_counter()
+    for i in range(steps):
+        idx = perm[i * batch_size : (i + 1) * batch_size]
+        xb = run.data.x_train.index_select(0, idx)
+        yb = run.data.y_train.index_select(0, idx)
+        info = _step(run, engine, callbacks, epoch * steps + i + 1, epoch, xb, yb, lr)
+        step_loss[i] = info.loss.detach()
+        step_correct[i] = (run.loss_fn.predict(info.z.detach()) == yb).sum()
+        for cb in callbacks:
+            cb.on_step_end(run.ctx, info)
+        if (i + 1 - checked) >= check_every or i + 1 == steps:
+            bad = _first_nonfinite(step_loss[checked : i + 1])
+            if bad is not None:
+                raise _Diverged(epoch * steps + checked + bad + 1)
+            checked = i + 1
+        if progress is not None and (i % 20 == 19 or i + 1 == steps):
+            progress.update(min(20, i % 20 + 1))
+    _sync(device)
+    train_time = time.perf_counter() - t0
+    if not _params_finite(run.model):
+        raise _Diverged((epoch + 1) * steps)
+    return lr, step_loss, step_correct, train_time
 
-            t1 = time.perf_counter()
-            val_loss, val_acc = evaluate(model, loss_fn, data.x_val, data.y_val)
-            if data.val_is_test:
-                test_loss, test_acc = val_loss, val_acc
-            else:
-                test_loss, test_acc = evaluate(model, loss_fn, data.x_test, data.y_test)
-            eval_time = time.perf_counter() - t1
-            metrics = {
-                "epoch": epoch + 1,
-                "train_loss": float((step_loss * sizes).sum() / n_train),
-                "train_acc": int(step_correct.sum()) / n_train,
-                "val_loss": val_loss,
-                "val_acc": val_acc,
-                "test_loss": test_loss,
-                "test_acc": test_acc,
-                "test_mcr": 1.0 - test_acc,
-                "lr": lr,
-                "epoch_time_s": train_time,
-                "eval_time_s": eval_time,
-            }
-            history.append(metrics)
-            monitored = val_acc if config.train.monitor == "val_acc" else val_loss
-            if _is_better(config.train.monitor, monitored, best["value"]):
-                best = {"epoch": epoch + 1, "value": monitored, "state": _clone_state(model)}
-            elif config.train.early_stopping is not None and epoch + 1 - (best["epoch"] or 0) >= config.train.early_stopping:
-                stopped_early = True
-            for cb in callbacks:
-                cb.on_epoch_end(ctx, metrics)
-            sink.save_epoch(
-                {
-                    "format": CHECKPOINT_FORMAT,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng_torch": torch.get_rng_state(),
-                    "history": history,
-                    "best": best,
-                    "stopped_early": stopped_early,
-                    "callbacks": {str(i): cb.state_dict() for i, cb in enumerate(callbacks)},
-                },
-                history,
-            )
-            if on_epoch is not None:
-                on_epoch(metrics)
-    except _Diverged:
-        status = "diverged"
-    except KeyboardInterrupt:
-        status = "interrupted"
-    finally:
-        if progress is not None:
-            progress.close()
 
-    if status == "done" and config.train.early_stopping is not None and best["state"] is not None:
-        model.load_state_dict(best["state"])  # Keras' restore_best_weights
-    summary = summarise(history, best, data.val_is_test, status, diverged_step, stopped_early, steps)
-    summary["engine"] = "fused" if fused is not None else "autograd"  # the step this run took (vanishing.fused_step)
+def _step(run: _Setup, engine: _Engine, callbacks: Sequence[Callback], step: int, epoch: int,
+          xb: torch.Tensor, yb: torch.Tensor, lr: float) -> StepInfo:
+    """One mini-batch: forward and backward (the engine's), callbacks, clipping, the optimizer's update."""
+    info = engine.forward_backward(run, callbacks, step, epoch, xb, yb, lr)
+    if engine.inline_sgd:
+        return info
     for cb in callbacks:
-        cb.on_fit_end(ctx, status, summary)
+        cb.on_after_backward(run.ctx, info)
+    if run.config.optim.clip_norm is not None:
+        torch.nn.utils.clip_grad_norm_(run.params, run.config.optim.clip_norm, foreach=True)
+    if engine.wants_optimizer:
+        run.optimizer.prepare(run.model, info, run.loss_fn)
+    if not direct_step(run.optimizer):
+        run.optimizer.step()
+    return info
+
+
+def _evaluate_epoch(run: _Setup, epoch: int, lr: float, step_loss: torch.Tensor, step_correct: torch.Tensor,
+                    train_time: float) -> dict:
+    """The epoch's metrics row: training loss/accuracy from the steps, validation and test evaluated now."""
+    data, loss_fn = run.data, run.loss_fn
+    t1 = time.perf_counter()
+    val_loss, val_acc = evaluate(run.model, loss_fn, data.x_val, data.y_val)
+    if data.val_is_test:
+        test_loss, test_acc = val_loss, val_acc
+    else:
+        test_loss, test_acc = evaluate(run.model, loss_fn, data.x_test, data.y_test)
+    eval_time = time.perf_counter() - t1
+    return {
+        "epoch": epoch + 1,
+        "train_loss": float((step_loss * run.sizes).sum() / run.n_train),
+        "train_acc": int(step_correct.sum()) / run.n_train,
+        "val_loss": val_loss,
+        "val_acc": val_acc,
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+        "test_mcr": 1.0 - test_acc,
+        "lr": lr,
+        "epoch_time_s": train_time,
+        "eval_time_s": eval_time,
+    }
+
+
+def _record_epoch(run: _Setup, state: _Progress, metrics: dict, callbacks: Sequence[Callback]) -> None:
+    """Append the metrics, track the best epoch (monitor, early stopping), tell the callbacks."""
+    config = run.config
+    state.history.append(metrics)
+    epoch = metrics["epoch"]
+    monitored = metrics["val_acc"] if config.train.monitor == "val_acc" else metrics["val_loss"]
+    if _is_better(config.train.monitor, monitored, state.best["value"]):
+        state.best = {"epoch": epoch, "value": monitored, "state": _clone_state(run.model)}
+    elif config.train.early_stopping is not None and epoch - (state.best["epoch"] or 0) >= config.train.early_stopping:
+        state.stopped_early = True
+    for cb in callbacks:
+        cb.on_epoch_end(run.ctx, metrics)
+
+
+def _checkpoint(run: _Setup, state: _Progress, sink: Sink, callbacks: Sequence[Callback]) -> None:
+    """Hand the sink everything a resumed run needs (format CHECKPOINT_FORMAT)."""
+    sink.save_epoch(
+        {
+            "format": CHECKPOINT_FORMAT,
+            "model": run.model.state_dict(),
+            "optimizer": run.optimizer.state_dict(),
+            "rng_torch": torch.get_rng_state(),
+            "history": state.history,
+            "best": state.best,
+            "stopped_early": state.stopped_early,
+            "callbacks": {str(i): cb.state_dict() for i, cb in enumerate(callbacks)},
+        },
+        state.history,
+    )
+
+
+def _finish(run: _Setup, state: _Progress, sink: Sink, callbacks: Sequence[Callback], engine: _Engine,
+            status: str, diverged_step: int | None) -> RunOutcome:
+    """Restore the best weights if early stopping asked for it, summarise, tell the callbacks and the sink."""
+    config = run.config
+    if status == "done" and config.train.early_stopping is not None and state.best["state"] is not None:
+        run.model.load_state_dict(state.best["state"])  # Keras' restore_best_weights
+    summary = summarise(state.history, state.best, run.data.val_is_test, status, diverged_step, state.stopped_early,
+                        run.steps)
+    summary["engine"] = engine.name  # the step this run took (vanishing.fused_step)
+    for cb in callbacks:
+        cb.on_fit_end(run.ctx, status, summary)
     sink.finish(status, summary)
-    return RunOutcome(status, summary, history, model)
-
-
-class _Diverged(Exception):
-    pass
+    return RunOutcome(status, summary, history=state.history, model=run.model)
 
 
 def _first_nonfinite(values: torch.Tensor) -> int | None:
