@@ -18,7 +18,14 @@ gradients; Adam/AdamW through :func:`vanishing.optim.direct_step.direct_step`);
 otherwise, on steps where a callback asks for the intermediates, or with
 ``ExecConfig(engine="autograd")``, torch autograd. Both give the same updates
 up to floating-point rounding. ``fit`` also tunes glibc's allocator once per
-process (:mod:`vanishing.allocator`).
+process (:mod:`vanishing.allocator`). The choice between the two is made in
+one place, :class:`_Engine`.
+
+``fit`` reads as the loop: :func:`_setup` (device, seeds, model, loss,
+optimizer), :func:`_restore` (the sink's checkpoint), then per epoch
+:func:`_train_epoch` (calling :func:`_step` per mini-batch),
+:func:`_evaluate_epoch`, :func:`_record_epoch` (best epoch, early stopping)
+and :func:`_checkpoint`; :func:`_finish` summarises.
 
 Determinism: the weights are initialised from a generator seeded with the
 run seed; the data order of epoch e comes from a generator seeded with
