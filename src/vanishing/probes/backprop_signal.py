@@ -79,6 +79,10 @@ class BackpropSignal(SnapshotProbe):
 
     def compute(self, view: ProbeSetView) -> dict[str, Columns]:
         assert view.deltas is not None, "backprop_signal needs per-example deltas"
+        if not view.deltas:  # no hidden weight layer (e.g. embedding → nn.LSTM → Linear head): an empty table, not a crash
+            empty: Columns = {"layer": np.zeros(0, dtype=str), **{c: np.zeros(0) for c in EXAMPLE_COLUMNS}}
+            empty["n_samples"] = np.zeros(0, dtype=np.int64)
+            return {"backprop_signal": empty}
         stats = torch.stack([per_example_delta_stats(d.float()) for d in view.deltas])
         table: Columns = {"layer": layer_column(view.layers, 1)}
         for j, col in enumerate(EXAMPLE_COLUMNS):

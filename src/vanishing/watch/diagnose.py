@@ -60,7 +60,7 @@ import pandas as pd
 
 from ..errors import UsageError
 
-KINDS = ("vanishing", "exploding", "saturated", "dead_units", "healthy")
+KINDS = ("vanishing", "exploding", "saturated", "dead_units", "healthy", "not_judged")
 
 
 class MissingProbeError(UsageError):
@@ -126,6 +126,11 @@ REMEDIES: dict[str, list[str]] = {
         "Add batch normalisation before the activations, which re-centres each unit's input.",
     ],
     "healthy": [],
+    "not_judged": [
+        "Modules with parameters of a type the layer registry does not know are not watched: register them with "
+        "vanishing.watch.register_layer(Type, LayerRule('weight', node_dim=...)), or add a Linear layer between "
+        "them and the output layer so that it has a hidden layer to judge.",
+    ],
 }
 
 
@@ -204,11 +209,12 @@ class Diagnosis:
         if self.n_samples:
             head += f" (per-example δ on {self.n_samples} probe examples)"
         lines = [head, ""]
-        lines.append(f"  {'layer':<22} {'width':>6} {'RMS δ':>10} {'ratio→next':>10} {'vs last':>9} "
+        wn = max([5] + [len(str(n)) for n in self.layers["layer"]])  # full names, never cut (issue 17)
+        lines.append(f"  {'layer':<{wn}} {'width':>6} {'RMS δ':>10} {'ratio→next':>10} {'vs last':>9} "
                      f"{'saturated':>9} {'dead':>6} {'‖∇W‖':>9}")
         for _, r in self.layers.iterrows():
             lines.append(
-                f"  {str(r['layer'])[:22]:<22} {_int(r['width']):>6} {_g(r['rms']):>10} {_g(r['ratio'], 3):>10} "
+                f"  {str(r['layer']):<{wn}} {_int(r['width']):>6} {_g(r['rms']):>10} {_g(r['ratio'], 3):>10} "
                 f"{_g(r['rel_last'], 3):>9} {_pct(r['saturation']):>9} {_pct(r['dead_fraction']):>6} {_g(r['grad_l2']):>9}"
             )
         gm = _g(self.geometric_mean_ratio, 3)
@@ -335,6 +341,8 @@ def diagnose_tables(
     ctx = dict(context or {})
     clock = ctx.get("clock", "epoch")
     bs = tables.get("backprop_signal")
+    if (bs is None or len(bs) == 0) and clock == "step" and "snapshot" in ctx:
+        return _not_judged(t, ctx)
     if bs is None or len(bs) == 0:
         raise MissingProbeError(
             f"{ctx.get('source') or 'this run'}: no per-example δ (probe table backprop_signal); run it with the "
@@ -460,6 +468,19 @@ def diagnose_tables(
     history = bs[["epoch", "layer", "rms"]].copy()
     return Diagnosis(verdicts, layer_table, snap, clock, gm, total, t, history.reset_index(drop=True),
                      str(ctx.get("source", "")), n_samples)
+
+
+def _not_judged(t: Thresholds, ctx: Mapping[str, Any]) -> Diagnosis:
+    """A watched model with no hidden weight layer (only the output layer is a Linear/conv): nothing to judge, said so."""
+    unwatched = list(ctx.get("unwatched") or [])
+    why = "no hidden weight layer (Linear/convolution) runs before the output layer, so there is no per-example δ ratio to judge"
+    if unwatched:
+        why += f"; not watched: {', '.join(unwatched)}"
+    columns = ["layer", "width", "rms", "ratio", "rel_last", "saturation", "dead_fraction", "sparsity", "grad_l2"]
+    return Diagnosis([Verdict("not_judged", why + ".", [], {"unwatched": unwatched}, list(REMEDIES["not_judged"]))],
+                     pd.DataFrame({c: [] for c in columns}), int(ctx.get("snapshot", 0)), "step", float("nan"),
+                     float("nan"), t, pd.DataFrame({"epoch": [], "layer": [], "rms": []}), str(ctx.get("source", "")),
+                     ctx.get("n_samples"))
 
 
 # --------------------------------------------------------------------------- run directories

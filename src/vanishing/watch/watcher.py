@@ -338,7 +338,8 @@ class Watch:
         try:
             self._flush_steps()
             view = self._capture()
-            self.recorder.record_snapshot(self.steps, view, self._probes)
+            if view.layers:  # no hidden weight layer: nothing for the snapshot probes (diagnose says so)
+                self.recorder.record_snapshot(self.steps, view, self._probes)
             self.snapshot_steps.append(self.steps)
             if self._tb is not None:
                 latest = {name: parts[-1] for name, parts in self.recorder.snapshots.items()}
@@ -445,6 +446,8 @@ class Watch:
             "source": f"watched {type(self.model).__name__}" + (f" {self.name!r}" if self.name else ""),
             "activations": dict(self.activations),
             "n_samples": self.n,
+            "snapshot": self.snapshot_steps[-1] if self.snapshot_steps else 0,
+            "unwatched": [f"{n} ({t})" for n, t in self.layout.unknown],
         }
 
     def diagnose(self, thresholds=None, *, at: int | None = None):

@@ -1,0 +1,84 @@
+"""Issue 17 (part): watch() on models holding torch's nn.RNN / nn.LSTM / nn.GRU never crashes, and long layer names are printed in full."""
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import vanishing
+from vanishing.watch import diagnose_run
+
+
+class Recurrent(nn.Module):
+    def __init__(self, kind, batch_first=True, bidirectional=False, layers=1, hidden_head=False):
+        super().__init__()
+        self.rnn = getattr(nn, kind)(4, 8, num_layers=layers, batch_first=batch_first, bidirectional=bidirectional)
+        d = 16 if bidirectional else 8
+        self.batch_first = batch_first
+        self.mid = nn.Sequential(nn.Linear(d, d), nn.Tanh()) if hidden_head else nn.Identity()
+        self.head = nn.Linear(d, 3)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        last = out[:, -1] if self.batch_first else out[-1]
+        return self.head(self.mid(last))
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("batch_first,bidirectional,layers", [(True, False, 1), (False, True, 2)])
+def test_recurrent_layer_with_linear_head_watches_trains_and_saves(tmp_path, kind, batch_first, bidirectional, layers):
+    torch.manual_seed(0)
+    model = Recurrent(kind, batch_first, bidirectional, layers)
+    x = torch.randn(12, 5, 4) if batch_first else torch.randn(5, 12, 4)
+    y = torch.randint(0, 3, (12,))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        w = vanishing.watch(model, (x, y), F.cross_entropy, every=1)
+    assert any(f"rnn ({kind})" in str(c.message) for c in caught)  # the unknown= policy says what it leaves out
+    with w:
+        for _ in range(2):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+    d = w.diagnose()
+    assert d.kinds == ["not_judged"]  # no hidden weight layer: said so, not "healthy", not a crash
+    assert f"rnn ({kind})" in str(d)
+    run = w.save(tmp_path)
+    assert (run / "summary.json").exists()
+    assert w.steps == 2
+
+
+def test_unknown_error_policy_is_one_clear_error():
+    with pytest.raises(vanishing.watch.UnknownLayerError, match=r"rnn \(LSTM\)"):
+        vanishing.watch(Recurrent("LSTM"), (torch.randn(4, 5, 4), torch.zeros(4, dtype=torch.long)), F.cross_entropy,
+                        unknown="error")
+
+
+def test_recurrent_with_hidden_linear_is_judged_with_full_names():
+    torch.manual_seed(0)
+
+    class Long(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer_h_0_attn_c_attn = nn.Linear(4, 8)
+            self.transformer_h_0_attn_c_proj = nn.Linear(8, 8)
+            self.head = nn.Linear(8, 3)
+
+        def forward(self, x):
+            return self.head(torch.tanh(self.transformer_h_0_attn_c_proj(torch.tanh(self.transformer_h_0_attn_c_attn(x)))))
+
+    x, y = torch.randn(32, 4), torch.randint(0, 3, (32,))
+    w = vanishing.watch(Long(), (x, y), F.cross_entropy, activations={"transformer_h_0_attn_c_attn": "tanh",
+                                                                     "transformer_h_0_attn_c_proj": "tanh"})
+    w.close()
+    text = str(w.diagnose())
+    assert "transformer_h_0_attn_c_attn " in text and "transformer_h_0_attn_c_proj " in text  # not cut at 22 characters
+    m = Recurrent("GRU", hidden_head=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = vanishing.watch(m, (torch.randn(16, 5, 4), torch.randint(0, 3, (16,))), F.cross_entropy)
+    w.close()
+    assert list(w.diagnose().layers["layer"]) == ["mid.0"]
