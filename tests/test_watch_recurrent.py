@@ -82,3 +82,40 @@ def test_recurrent_with_hidden_linear_is_judged_with_full_names():
         w = vanishing.watch(m, (torch.randn(16, 5, 4), torch.randint(0, 3, (16,))), F.cross_entropy)
     w.close()
     assert list(w.diagnose().layers["layer"]) == ["mid.0"]
+
+
+def test_shared_module_called_twice_is_two_applications_with_their_own_delta():
+    torch.manual_seed(0)
+
+    class Shared(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inp = nn.Linear(4, 8)
+            self.block = nn.Linear(8, 8)
+            self.out = nn.Linear(8, 3)
+
+        def forward(self, x):
+            h = torch.tanh(self.inp(x))
+            h = torch.tanh(self.block(h))
+            h = torch.tanh(self.block(h))
+            return self.out(h)
+
+    model = Shared()
+    x, y = torch.randn(20, 4), torch.randint(0, 3, (20,))
+    w = vanishing.watch(model, (x, y), F.cross_entropy, activations={"inp": "tanh", "block": "tanh"})
+    w.close()
+    d = w.diagnose()
+    assert list(d.layers["layer"]) == ["inp", "block@1", "block@2"]
+    assert w.layers.count("block") == 1  # the shared weight's gradient norm is one row
+    # independent: per-example δ at each call's pre-activation by autograd with retain_grad
+    a1 = torch.tanh(model.inp(x))
+    z1 = model.block(a1)
+    z1.retain_grad()
+    z2 = model.block(torch.tanh(z1))
+    z2.retain_grad()
+    F.cross_entropy(model.out(torch.tanh(z2)), y, reduction="sum").backward()
+    rms = d.layers.set_index("layer")["rms"]
+    for name, z in (("block@1", z1), ("block@2", z2)):
+        expect = z.grad.norm(dim=1).square().mean().sqrt().item()
+        assert rms[name] == pytest.approx(expect, rel=1e-4)
+    assert rms["block@1"] != pytest.approx(rms["block@2"], rel=1e-3)

@@ -82,7 +82,8 @@ def describe(w) -> dict[str, Any]:
     for n in w.layers:
         module = w.layout.weight[n]
         weight, _ = w.layout.params[n]
-        role = "hidden" if n in hidden else ("output" if n == w.output_layer else "gradient-only")
+        apps = [a for a in hidden if w.app_module.get(a) == n]  # a shared module: its calls name@1 … name@k
+        role = "hidden" if (n in hidden or apps) else ("output" if n == w.app_module.get(w.output_layer) else "gradient-only")
         layers.append({
             "name": n,
             "type": type(module).__name__,

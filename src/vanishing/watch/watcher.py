@@ -213,33 +213,31 @@ class Watch:
         if not ran:
             raise RuntimeError("watch: no Linear or convolution layer ran on the probe batch (called through forward hooks)")
         idle = [n for n in self.layout.weight if n not in calls]
-        shared = [n for n in ran if calls[n] > 1]
         if idle:
             warnings.warn(f"watch: layers {', '.join(idle)} did not run on the probe batch: gradient norms only", stacklevel=4)
-        if shared:
-            warnings.warn(
-                f"watch: layers {', '.join(shared)} run more than once per forward pass (shared weights): "
-                "their per-example δ and activations are not snapshotted, gradient norms are", stacklevel=4
-            )
-        self.layers: list[str] = ran + idle
-        last = [e.name for e in cap.events if e.kind == "weight"][-1]
-        self.output_layer = last
-        self.hidden: list[str] = [n for n in ran if calls[n] == 1 and n != last]
-        paired = {w.name: a for w, a in pair_events(cap.events) if calls[w.name] == 1}
-        self.activation_module: dict[str, str | None] = {n: (paired[n].name if paired.get(n) else None) for n in self.hidden}
+        self.layers: list[str] = ran + idle  # weight modules: one gradient-norm row each, however often they run
+        self._calls = dict(calls)
+        pairs = self._applications(cap.events)  # application name → (weight call, activation call or None)
+        apps = list(pairs)
+        self.output_layer = apps[-1]
+        # a module called k > 1 times is k applications, name@1 … name@k, in execution order, each with its own δ
+        self.hidden: list[str] = apps[:-1]
+        self.app_module: dict[str, str] = {a: pairs[a][0].name for a in apps}
+        self.activation_module: dict[str, str | None] = {n: (pairs[n][1].name if pairs[n][1] else None) for n in self.hidden}
         self._activation: dict[str, Any] = {}
         for n in self.hidden:
-            if n in self._overrides:
-                self._activation[n] = self._overrides[n]
+            base = self.app_module[n]
+            if base in self._overrides:
+                self._activation[n] = self._overrides[base]
             elif self.activation_module[n] is not None:
                 self._activation[n] = self.layout.activation[self.activation_module[n]][1] or UNKNOWN
             else:
                 self._activation[n] = UNKNOWN
         self.activations = {n: getattr(a, "spec", "unknown") for n, a in self._activation.items()}
         self.widths = {}
-        for e in cap.events:
-            if e.kind == "weight" and e.name in self.hidden:
-                self.widths[e.name] = int(nodes_first(e.output, self.layout.node_dim[e.name]).shape[1]) if e.output.dim() > 1 else 1
+        for n in self.hidden:
+            out = pairs[n][0].output
+            self.widths[n] = int(nodes_first(out, self.layout.node_dim[self.app_module[n]]).shape[1]) if out.dim() > 1 else 1
         self._param_index: list[tuple[int, int]] = []
         self._param_tensors: list[torch.Tensor] = []
         for i, n in enumerate(self.layers):
@@ -248,6 +246,16 @@ class Watch:
                 if isinstance(p, torch.Tensor) and p.requires_grad:
                     self._param_index.append((i, k))
                     self._param_tensors.append(p)
+
+    def _applications(self, events) -> dict[str, tuple[Any, Any]]:
+        """Weight-layer calls of one forward pass by application name (``name``, or ``name@k`` for the k-th call)."""
+        seen: Counter = Counter()
+        out: dict[str, tuple[Any, Any]] = {}
+        for w_event, a_event in pair_events(events):
+            seen[w_event.name] += 1
+            app = w_event.name if self._calls.get(w_event.name, 1) == 1 else f"{w_event.name}@{seen[w_event.name]}"
+            out[app] = (w_event, a_event)
+        return out
 
     def _attach(self) -> None:
         if self.step_on == "backward":
@@ -356,7 +364,7 @@ class Watch:
                     output = _call(self.model, self.x)
             else:
                 output = _call(self.model, self.x)
-            pairs = {w.name: (w, a) for w, a in pair_events(cap.events)}
+            pairs = self._applications(cap.events)
             layers = [n for n in self.hidden if n in pairs]
             total = self._total(output, self.y, self.n)
             targets = [pairs[n][0].output for n in layers]
@@ -364,13 +372,13 @@ class Watch:
         pre, out, deltas, acts = [], [], [], []
         for n, g in zip(layers, grads):
             w_event, a_event = pairs[n]
-            dim = self.layout.node_dim[n]
+            dim = self.layout.node_dim[self.app_module[n]]
             a = w_event.output.detach()
             deltas.append(nodes_first(g.detach() if g is not None else torch.zeros_like(a), dim))
             act = self._activation[n]
             if a_event is not None:
                 p, o = a_event.pre, a_event.out
-            elif n in self._overrides:
+            elif self.app_module[n] in self._overrides:
                 p, o = a, act.f(a)
             else:
                 p, o = a, a
