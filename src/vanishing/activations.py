@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .callspec import CallSpec, check_kwargs, format_call, parse_call
+from .callspec import CallSpec, Spec, as_call, check_kwargs, format_call, spec_of
 from .errors import ConfigError
 
 NAMES: tuple[str, ...] = (
@@ -712,9 +712,15 @@ if tuple(_REGISTRY) != NAMES:  # pragma: no cover - a development-time guard
 
 
 def _parse(spec: str, field_name: str) -> tuple[type[Activation], str, dict[str, Any]]:
-    """Parse and validate ``spec``; return (class, canonical name, filled params)."""
+    """Parse and validate ``spec``; return (class, canonical name, filled params).
+
+    A resolved :class:`~vanishing.callspec.Spec` is taken as is (no parsing).
+    """
+    done = spec_of(spec, "activation")
+    if done is not None:
+        return _REGISTRY[done.name], done.name, dict(done.kwargs)
     try:
-        call = parse_call(spec, field_name)
+        call = as_call(spec, field_name)
         name = ALIASES.get(call.name, call.name)
         cls = _REGISTRY.get(name)
         if cls is None:
@@ -741,8 +747,10 @@ def canonical(spec: str | Activation, field_name: str = "activation") -> str:
     """
     if isinstance(spec, Activation):
         return spec.spec
+    if spec_of(spec, "activation") is not None:
+        return spec
     _, name, params = _parse(spec, field_name)
-    return format_call(name, params)
+    return Spec(name, params, "activation")
 
 
 def get(spec: str | Activation, field_name: str = "activation") -> Activation:

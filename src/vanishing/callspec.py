@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Mapping
 
 from .errors import ConfigError
@@ -27,6 +28,65 @@ class CallSpec:
 
     def __str__(self) -> str:
         return format_call(self.name, self.kwargs)
+
+
+class Spec(str):
+    """A validated component spec: its value IS the canonical call string.
+
+    ``config.resolve`` returns every activation, init, optimizer and schedule
+    field as a ``Spec``: ``str(spec)`` / ``json.dumps`` / hashing see exactly
+    the canonical text (so run ids do not change), while builders read the
+    typed ``.name`` and ``.kwargs`` (a read-only mapping, every parameter
+    filled and typed) instead of parsing the text again. ``.kind`` names the
+    component family (``"activation"``, ``"init"``, ``"bias_init"``,
+    ``"optimizer"``, ``"schedule"``). Instances are immutable and survive
+    pickle / deepcopy (as Specs) and json (as plain strings).
+    """
+
+    name: str
+    kwargs: Mapping[str, Any]
+    kind: str
+
+    def __new__(cls, name: str, kwargs: Mapping[str, Any], kind: str) -> "Spec":
+        self = super().__new__(cls, format_call(name, kwargs))
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "kwargs", MappingProxyType(dict(kwargs)))
+        object.__setattr__(self, "kind", kind)
+        return self
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        raise AttributeError(f"Spec is frozen; cannot set {key!r}")
+
+    def __delattr__(self, key: str) -> None:
+        raise AttributeError(f"Spec is frozen; cannot delete {key!r}")
+
+    def __reduce__(self):
+        return (Spec, (self.name, dict(self.kwargs), self.kind))
+
+    def __copy__(self) -> "Spec":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "Spec":
+        return self
+
+    def __repr__(self) -> str:
+        return f"Spec({str(self)!r}, kind={self.kind!r})"
+
+    @property
+    def call(self) -> CallSpec:
+        return CallSpec(self.name, dict(self.kwargs))
+
+
+def spec_of(text: Any, kind: str) -> "Spec | None":
+    """``text`` itself when it is already a resolved :class:`Spec` of ``kind``, else None."""
+    return text if isinstance(text, Spec) and text.kind == kind else None
+
+
+def as_call(text: Any, field_name: str) -> CallSpec:
+    """The :class:`CallSpec` of ``text``: no parsing when ``text`` is a :class:`Spec`."""
+    if isinstance(text, Spec):
+        return text.call
+    return parse_call(text, field_name)
 
 
 def format_call(name: str, kwargs: Mapping[str, Any]) -> str:

@@ -58,7 +58,7 @@ import torch
 from torch import nn
 
 from . import activations
-from .callspec import check_kwargs, format_call, parse_call
+from .callspec import Spec, as_call, check_kwargs, spec_of
 from .errors import ConfigError
 
 WEIGHT_SCHEMES: tuple[str, ...] = (
@@ -92,8 +92,11 @@ OUTPUT_ONLY: tuple[str, ...] = ("softmax",)  # output activations that are not h
 
 
 def _parse(spec: str, field_name: str, defaults: dict[str, dict[str, Any]], what: str) -> tuple[str, dict[str, Any]]:
+    done = spec_of(spec, _KIND[what])
+    if done is not None:  # resolved by config.resolve: already validated, no parsing
+        return done.name, dict(done.kwargs)
     try:
-        call = parse_call(spec, field_name)
+        call = as_call(spec, field_name)
         if call.name not in defaults:
             raise ConfigError(f"{field_name}: unknown {what} {call.name!r} (valid: {', '.join(defaults)})")
         params = check_kwargs(call, defaults[call.name], field_name)
@@ -111,6 +114,9 @@ def _parse(spec: str, field_name: str, defaults: dict[str, dict[str, Any]], what
     return call.name, params
 
 
+_KIND = {"weight init": "init", "bias init": "bias_init"}
+
+
 def _parse_weight(spec: str, field_name: str = "model.init") -> tuple[str, dict[str, Any]]:
     return _parse(spec, field_name, _WEIGHT_DEFAULTS, "weight init")
 
@@ -124,12 +130,16 @@ def canonical_weight_init(spec: str, field_name: str = "model.init") -> str:
 
     ``auto`` stays ``auto`` (it is resolved per layer from the activation).
     """
-    return format_call(*_parse_weight(spec, field_name))
+    if spec_of(spec, "init") is not None:
+        return spec
+    return Spec(*_parse_weight(spec, field_name), "init")
 
 
 def canonical_bias_init(spec: str, field_name: str = "model.bias_init") -> str:
     """Validate a bias scheme; canonical text, e.g. ``"zeros"``, ``"constant(value=0.1)"``."""
-    return format_call(*_parse_bias(spec, field_name))
+    if spec_of(spec, "bias_init") is not None:
+        return spec
+    return Spec(*_parse_bias(spec, field_name), "bias_init")
 
 
 def resolve_auto(activation_name: str) -> str:
@@ -139,7 +149,7 @@ def resolve_auto(activation_name: str) -> str:
     output activations ``softmax``, ``sigmoid``, ``linear``, ``relu``.
     """
     try:
-        bare = parse_call(activation_name, "model.activation").name
+        bare = as_call(activation_name, "model.activation").name
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError):  # ConfigError included
         bare = None
     if bare in OUTPUT_ONLY:

@@ -19,13 +19,15 @@ is applied by the loss (:mod:`vanishing.losses`), so ``forward`` returns z.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
 from torch import nn
 
 from . import activations, init
-from .config import ModelConfig
+
+if TYPE_CHECKING:  # type-only: model sits below config (no import circle)
+    from .config import ModelConfig
 
 
 class HiddenLayer(nn.Module):

@@ -12,7 +12,7 @@ scheduler state.
 
 from __future__ import annotations
 
-from .callspec import check_kwargs, format_call, parse_call
+from .callspec import Spec, as_call, check_kwargs, spec_of
 from .errors import ConfigError
 
 SCHEDULES = {
@@ -23,7 +23,10 @@ SCHEDULES = {
 
 
 def _parse(text: str, field_name: str) -> tuple[str, dict]:
-    spec = parse_call(text, field_name)
+    done = spec_of(text, "schedule")
+    if done is not None:  # resolved by config.resolve: no parsing
+        return done.name, dict(done.kwargs)
+    spec = as_call(text, field_name)
     if spec.name not in SCHEDULES:
         raise ConfigError(f"{field_name}: unknown schedule {spec.name!r} (valid: {', '.join(SCHEDULES)})")
     options = check_kwargs(spec, SCHEDULES[spec.name], field_name)
@@ -36,8 +39,10 @@ def _parse(text: str, field_name: str) -> tuple[str, dict]:
 
 def canonical_schedule(text: str, field_name: str = "optim.schedule") -> str:
     """Validate a schedule spec and return it with all options filled."""
+    if spec_of(text, "schedule") is not None:
+        return text
     name, options = _parse(text, field_name)
-    return format_call(name, options)
+    return Spec(name, options, "schedule")
 
 
 def lr_factor(text: str, epoch: int) -> float:

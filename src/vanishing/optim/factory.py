@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Mapping
 
 import torch
 
-from ..callspec import check_kwargs, format_call, parse_call
+from ..callspec import Spec, as_call, check_kwargs, spec_of
 from ..errors import ConfigError
 
 
@@ -126,8 +126,14 @@ register(OptimizerEntry(
 
 
 def canonical(text: str, field_name: str = "optim.optimizer") -> tuple[str, dict[str, Any]]:
-    """Parse and validate an optimizer spec; return its name and full options."""
-    spec = parse_call(text, field_name)
+    """Parse and validate an optimizer spec; return its name and full options.
+
+    A resolved :class:`~vanishing.callspec.Spec` is taken as is (no parsing).
+    """
+    done = spec_of(text, "optimizer")
+    if done is not None:
+        return done.name, dict(done.kwargs)
+    spec = as_call(text, field_name)
     if spec.name not in REGISTRY:
         raise ConfigError(f"{field_name}: unknown optimizer {spec.name!r} (valid: {', '.join(REGISTRY)})")
     entry = REGISTRY[spec.name]
@@ -139,7 +145,7 @@ def canonical(text: str, field_name: str = "optim.optimizer") -> tuple[str, dict
 
 def format_optimizer(name: str, options: Mapping[str, Any]) -> str:
     """Canonical text of an optimizer spec (all options, sorted)."""
-    return format_call(name, options)
+    return Spec(name, options, "optimizer")
 
 
 def default_lr(name: str) -> float:
