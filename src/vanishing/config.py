@@ -11,6 +11,16 @@ in the store.
 the field and the allowed values) and returns the canonical form: component
 strings in canonical call syntax, the learning rate filled from the
 optimizer's default. The store keys runs by ``config_hash(resolved)`` + seed.
+
+Typed specs: in a resolved config every component field (``model.activation``
+— each entry when per layer —, ``model.init``, ``model.bias_init``,
+``optim.optimizer``, ``optim.schedule``) is a :class:`vanishing.callspec.Spec`:
+a ``str`` whose value is the canonical call text (so ``to_dict``, json, TOML,
+the hash and the run id are exactly those of the text), carrying the parsed,
+validated, typed ``.name`` / ``.kwargs`` (read-only) / ``.kind``. The model,
+init, activation, optimizer and schedule builders take a Spec as is and parse
+only raw strings, so a run's spec strings are parsed once, in ``resolve``.
+Specs are frozen and survive pickle/deepcopy; ``resolve`` is idempotent.
 """
 
 from __future__ import annotations
