@@ -52,7 +52,8 @@ from ...analysis import node_summary, slope
 from ...analysis import selected_epochs as trained_epochs
 from ..base import Study
 from .claims import BENCHMARK_CIFAR, BENCHMARK_MNIST, PAPER_TABLE1
-from .protocol import SCALES, add_arguments, next_rates, paper_cost, rank_rates, run
+from .protocol import SCALES, add_arguments, next_rates, paper_cost, rank_rates
+from .study import run
 
 NOTES = (
     "What the paper leaves out, and what this study does: the batch size (128); the validation split (10% of the "
