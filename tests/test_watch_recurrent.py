@@ -119,3 +119,62 @@ def test_shared_module_called_twice_is_two_applications_with_their_own_delta():
         expect = z.grad.norm(dim=1).square().mean().sqrt().item()
         assert rms[name] == pytest.approx(expect, rel=1e-4)
     assert rms["block@1"] != pytest.approx(rms["block@2"], rel=1e-3)
+
+
+class CellLoop(nn.Module):
+    def __init__(self, cell="RNNCell", hidden=16, gain=1.0):
+        super().__init__()
+        self.cell = getattr(nn, cell)(3, hidden)
+        self.head = nn.Linear(hidden, 2)
+        with torch.no_grad():
+            self.cell.weight_hh.mul_(gain)
+        self.lstm = cell == "LSTMCell"
+
+    def forward(self, x):  # x: (N, T, 3)
+        h = None
+        for t in range(x.shape[1]):
+            h = self.cell(x[:, t], h)
+        return self.head(h[0] if self.lstm else h)
+
+
+def _unrolled_rms(model, x, y):
+    """Independent: retain_grad on every h_t of the unrolled float64 loop, per-example RMS of ∂(Σ_n E_n)/∂h_t, by lag."""
+    h, hs = None, []
+    for t in range(x.shape[1]):
+        h = model.cell(x[:, t], h)
+        ht = h[0] if model.lstm else h
+        ht.retain_grad()
+        hs.append(ht)
+    F.cross_entropy(model.head(hs[-1]), y, reduction="sum").backward()
+    return [hs[-1 - k].grad.norm(dim=1).square().mean().sqrt().item() for k in range(len(hs))]
+
+
+@pytest.mark.parametrize("cell", ["RNNCell", "GRUCell", "LSTMCell"])
+def test_cell_loop_through_time_matches_float64_autograd(cell):
+    torch.manual_seed(1)
+    model = CellLoop(cell).double()
+    x, y = torch.randn(24, 7, 3, dtype=torch.float64), torch.randint(0, 2, (24,))
+    w = vanishing.watch(model, (x, y), F.cross_entropy, unknown="error")
+    w.close()
+    d = w.diagnose()
+    assert [f"cell@{k}" for k in range(1, 8)] == list(d.layers["layer"])
+    from vanishing.watch.diagnose import through_time
+
+    tt = through_time(list(d.layers["layer"]), d.layers["rms"].to_numpy())["cell"]
+    expect = _unrolled_rms(model, x, y)
+    assert tt["rms_by_lag"] == pytest.approx(expect, rel=1e-9)
+
+
+def test_tanh_rnn_that_forgets_is_vanishing_through_time_and_horizon_is_right():
+    torch.manual_seed(0)
+    model = CellLoop("RNNCell", gain=0.2).double()
+    x, y = torch.randn(32, 12, 3, dtype=torch.float64), torch.randint(0, 2, (32,))
+    w = vanishing.watch(model, (x, y), F.cross_entropy)
+    w.close()
+    d = w.diagnose()
+    v = d.verdict("vanishing_through_time")
+    assert v is not None and v.layers == ["cell"] and v.remedies
+    expect = _unrolled_rms(model, x, y)
+    horizon = next(k for k, r in enumerate(expect) if r < 0.1 * expect[0])
+    assert v.evidence["horizon"] == horizon
+    assert v.evidence["decay"] < 0.7

@@ -83,7 +83,7 @@ class BackpropSignal(SnapshotProbe):
             empty: Columns = {"layer": np.zeros(0, dtype=str), **{c: np.zeros(0) for c in EXAMPLE_COLUMNS}}
             empty["n_samples"] = np.zeros(0, dtype=np.int64)
             return {"backprop_signal": empty}
-        stats = torch.stack([per_example_delta_stats(d.float()) for d in view.deltas])
+        stats = torch.stack([per_example_delta_stats(d if d.dtype == torch.float64 else d.float()) for d in view.deltas])
         table: Columns = {"layer": layer_column(view.layers, 1)}
         for j, col in enumerate(EXAMPLE_COLUMNS):
             table[col] = to_numpy(stats[:, j])

@@ -60,7 +60,10 @@ import pandas as pd
 
 from ..errors import UsageError
 
-KINDS = ("vanishing", "exploding", "saturated", "dead_units", "healthy", "not_judged")
+KINDS = ("vanishing", "exploding", "saturated", "dead_units", "healthy", "not_judged", "vanishing_through_time",
+         "exploding_through_time")
+TIME_STEPS = 3  # a module applied at least this many times per forward pass (a cell stepped in a loop) is read through time
+HORIZON = 0.1  # memory horizon: the lag at which ‖∂L/∂h‖ falls below 10 % of its value at the last application
 
 
 class MissingProbeError(UsageError):
@@ -126,6 +129,19 @@ REMEDIES: dict[str, list[str]] = {
         "Add batch normalisation before the activations, which re-centres each unit's input.",
     ],
     "healthy": [],
+    "vanishing_through_time": [
+        "Use a gated cell (nn.LSTM / nn.GRU) instead of a plain tanh RNN: the cell state's additive path carries "
+        "∂L/∂h back over many steps (Hochreiter & Schmidhuber 1997).",
+        "Initialise the LSTM forget-gate bias to 1 (or more), so that the cell starts out remembering (Jozefowicz et al. 2015).",
+        "Initialise the recurrent matrix orthogonally (nn.init.orthogonal_(weight_hh)), so that its singular values are 1.",
+        "Shorten the dependency the task needs, or add skip connections / attention across time.",
+    ],
+    "exploding_through_time": [
+        "Clip the gradient norm: torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) before optimizer.step().",
+        "Initialise the recurrent matrix orthogonally or with a spectral radius below 1.",
+        "Truncate backpropagation through time to fewer steps (detach the hidden state every k steps).",
+        "Use a gated cell (nn.LSTM / nn.GRU).",
+    ],
     "not_judged": [
         "Modules with parameters of a type the layer registry does not know are not watched: register them with "
         "vanishing.watch.register_layer(Type, LayerRule('weight', node_dim=...)), or add a Linear layer between "
@@ -455,6 +471,18 @@ def diagnose_tables(
                                 "dead": {n: _num(dead_count.get(n)) for n in dead_layers}}, list(REMEDIES["dead_units"]),
         ))
 
+    recurrent = through_time(names, rms)
+    for base, r in recurrent.items():
+        summary_t = (f"{base}: ‖∂L/∂h‖ over {r['steps']} applications changes ×{_g(r['decay'], 3)} per step back "
+                     f"(geometric fit), {_g(r['first_over_last'], 3)} at the first step vs the last")
+        if r["horizon"] is not None:
+            verdicts.append(Verdict("vanishing_through_time", summary_t + f"; memory horizon {r['horizon']} steps "
+                                    f"(the signal is below {HORIZON:.0%} of its value at the last step).", [base], r,
+                                    list(REMEDIES["vanishing_through_time"])))
+        elif math.isfinite(r["first_over_last"]) and r["first_over_last"] > 1 / HORIZON or not math.isfinite(r["first_over_last"]):
+            verdicts.append(Verdict("exploding_through_time", summary_t + ".", [base], r,
+                                    list(REMEDIES["exploding_through_time"])))
+
     if not verdicts:
         if len(names) < 2:
             summary = (f"only {len(names)} hidden layer: no layer-to-layer ratio to judge; no layer saturated "
@@ -468,6 +496,36 @@ def diagnose_tables(
     history = bs[["epoch", "layer", "rms"]].copy()
     return Diagnosis(verdicts, layer_table, snap, clock, gm, total, t, history.reset_index(drop=True),
                      str(ctx.get("source", "")), n_samples)
+
+
+def through_time(names: list[str], rms: np.ndarray) -> dict[str, dict[str, Any]]:
+    """Modules applied ≥ TIME_STEPS times (``name@1`` … ``name@T``): ‖∂L/∂h‖ against the lag k = T − t from the last.
+
+    ``rms_by_lag[k]`` (k = 0 at the last application), ``decay`` = exp(slope) of the least-squares line through
+    (k, log rms_k) — the factor per step back —, ``first_over_last`` = rms_{T−1}/rms_0, ``horizon`` = the first
+    lag at which rms_k < HORIZON·rms_0 (None when it never does within the sequence).
+    """
+    groups: dict[str, list[tuple[int, float]]] = {}
+    for n, v in zip(names, rms):
+        base, at, k = str(n).rpartition("@")
+        if at and k.isdigit():
+            groups.setdefault(base, []).append((int(k), float(v)))
+    out = {}
+    for base, calls in groups.items():
+        if len(calls) < TIME_STEPS:
+            continue
+        calls.sort()
+        by_lag = np.array([v for _, v in calls][::-1])
+        ref = by_lag[0]
+        ok = np.isfinite(by_lag) & (by_lag > 0)
+        lags = np.arange(len(by_lag))
+        decay = float(np.exp(np.polyfit(lags[ok], np.log(by_lag[ok]), 1)[0])) if ok.sum() >= 2 else float("nan")
+        below = np.nonzero(by_lag < HORIZON * ref)[0] if ref > 0 else np.zeros(0, dtype=int)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fol = float(by_lag[-1] / ref) if ref > 0 else float("nan")
+        out[base] = {"steps": len(by_lag), "decay": decay, "first_over_last": fol,
+                     "horizon": int(below[0]) if len(below) else None, "rms_by_lag": [float(v) for v in by_lag]}
+    return out
 
 
 def _not_judged(t: Thresholds, ctx: Mapping[str, Any]) -> Diagnosis:

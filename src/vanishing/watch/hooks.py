@@ -99,6 +99,10 @@ def weight_and_bias(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | Non
     return module.weight, getattr(module, "bias", None)
 
 
+def _recurrent_params(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None]:
+    return module.weight_hh, getattr(module, "bias_hh", None)
+
+
 def _fixed(spec: str) -> Callable[[nn.Module], Any]:
     entry = act_registry.get(spec)
     return lambda module: entry
@@ -153,6 +157,10 @@ def _register_defaults() -> None:
         register_layer(t, LayerRule("weight", node_dim=-1, params=weight_and_bias))
     for t in (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d):
         register_layer(t, LayerRule("weight", node_dim=1, params=weight_and_bias))
+    # recurrent cells stepped in a Python loop: each call's output h_t is a "pre-activation" whose δ is the
+    # through-time signal ∂L/∂h_t (its gradient through every later step and the loss); ∇ of the recurrent matrix
+    for t in (nn.RNNCell, nn.GRUCell, nn.LSTMCell):
+        register_layer(t, LayerRule("weight", node_dim=-1, params=_recurrent_params))
     simple = {nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.SELU: "selu", nn.SiLU: "silu", nn.Mish: "mish",
               nn.Hardswish: "hardswish"}
     for t, spec in simple.items():
@@ -294,12 +302,15 @@ class Capture:
 
     def _weight_hook(self, name: str):
         def hook(module, inputs, output):
+            rest = None
+            if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):  # nn.LSTMCell: (h, c)
+                output, rest = output[0], output[1:]
             if not isinstance(output, torch.Tensor):
                 return None
             if torch.is_grad_enabled() and not output.requires_grad and output.is_floating_point():
                 output = output.detach().requires_grad_(True)  # a frozen first layer: δ is still defined at its output
             self.events.append(Event("weight", name, output=output))
-            return output.clone()
+            return output.clone() if rest is None else (output.clone(), *rest)
 
         return hook
 
