@@ -405,7 +405,7 @@ def diagnose_tables(
         "saturation": [sat.get(n, nan) for n in names],
         "dead_fraction": [dead.get(n, nan) for n in names],
         "sparsity": [spars.get(n, nan) for n in names],
-        "grad_l2": [grads.get(n, nan) for n in names],
+        "grad_l2": [grads.get(n, grads.get(n.rpartition("@")[0], nan)) for n in names],  # name@k: its module's ‖∇W‖
     })
 
     verdicts: list[Verdict] = []
