@@ -84,6 +84,16 @@ def test_run_with_cuda_but_no_cuda_fails_before_training(tmp_path, capsys):
     assert "epoch" not in out
 
 
+def test_run_with_auto_names_the_chosen_device_in_its_first_line(tmp_path, capsys):
+    argv = ["run", "--dataset", "mnist-sample", "--hidden", "8", "--epochs", "1", "--device", "auto",
+            "--results", str(tmp_path / "r")]
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    for attempt in ("trains", "already finished"):
+        assert main(argv) == 0
+        first = capsys.readouterr().out.splitlines()[0]
+        assert first.startswith(f"device: {expected}") and "(auto: " in first, (attempt, first)
+
+
 def test_study_with_auto_names_the_chosen_device_in_its_first_line(tmp_path, capsys, monkeypatch):
     import vanishing.studies
 

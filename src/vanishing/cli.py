@@ -176,10 +176,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from .config import resolve
     from .runner import RunBusyError, run
 
+    from .device import describe_choice, preflight
+
     config, ex = configs_from_args(args)
     config = resolve(config)
+    device = preflight(ex.device)  # a CUDA request without CUDA is one line and exit 2, before any data is read
 
     def on_start(result) -> None:
+        print(describe_choice(ex.device, device))
         print(f"data: {result.data_source}")
         print(f"run {result.run_id}: {describe(config)}")
         if result.resumed_from_epoch:
@@ -204,6 +208,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     s = result.summary
     if result.already_done:
+        print(describe_choice(ex.device, device))
         print(f"data: {result.data_source}")
         print(f"run {result.run_id} already finished ({result.status}); stored results:")
         print(EPOCH_HEADER)
