@@ -205,12 +205,17 @@ def direction_claim_row(claim: str, paper: str, effect: float, se: float, n: int
 
 
 def claims_frame(claims: Sequence[dict]) -> pd.DataFrame:
-    """The claims as a DataFrame with numeric columns (for CSV) — paper, mean, se, n, verdict, reason."""
+    """The claims as a DataFrame with numeric columns (for CSV) — paper, mean, se, n, unit, seed_averaged, verdict, reason.
+
+    ``seed_averaged`` is False for a number that is not an average over seeds (an exact computation; its
+    row sets ``"seed_averaged": False``) and for qualitative rows; the issue-16 seed rule applies to the rest.
+    """
     rows = []
     for c in claims:
         measured = c["measured"]
         mean, se, n = measured if isinstance(measured, tuple) else (math.nan, math.nan, 0)
         rows.append({"claim": c["claim"], "paper": c["paper"], "mean": mean, "se": se, "n": n, "unit": c["unit"],
+                     "seed_averaged": bool(c.get("seed_averaged", isinstance(measured, tuple))),
                      "verdict": c["verdict"], "reason": c["reason"]})
     return pd.DataFrame(rows)
 

@@ -27,7 +27,7 @@ def exact_claim_row(claim: str, paper: float, value: float, *, tolerance: float,
     """A deterministic number (not a seed average) against the paper: n None in the verdict, n = 1 in the row."""
     verdict, reason = numeric_verdict(paper, value, math.nan, n=None, tolerance=tolerance, unit=unit)
     return {"claim": claim, "paper": paper, "measured": (float(value), math.nan, 1), "verdict": verdict,
-            "reason": reason + (f"; {note}" if note else ""), "unit": unit}
+            "reason": reason + (f"; {note}" if note else ""), "unit": unit, "seed_averaged": False}
 
 
 def qualitative_row(claim: str, verdict: str, evidence: str, *, n: int | None, paper: str = "stated") -> dict:

@@ -46,7 +46,7 @@ def exact_row(claim: str, paper: float, values, *, tolerance: float, note: str =
     mean, se, n = mean_se(values)
     verdict, reason = numeric_verdict(paper, mean, se, n=None, tolerance=tolerance, unit="")
     return {"claim": claim, "paper": paper, "measured": (mean, se, n), "verdict": verdict,
-            "reason": reason + (f"; {note}" if note else ""), "unit": ""}
+            "reason": reason + (f"; {note}" if note else ""), "unit": "", "seed_averaged": False}
 
 
 def function_claim_rows() -> list[dict]:
