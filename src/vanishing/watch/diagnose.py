@@ -357,8 +357,13 @@ def diagnose_tables(
     ctx = dict(context or {})
     clock = ctx.get("clock", "epoch")
     bs = tables.get("backprop_signal")
-    if (bs is None or len(bs) == 0) and clock == "step" and "snapshot" in ctx:
-        return _not_judged(t, ctx)
+    tt = tables.get("through_time")
+    if (bs is None or len(bs) == 0) and clock == "step" and ("snapshot" in ctx or (tt is not None and len(tt))):
+        if "snapshot" not in ctx:  # a saved watch: the through-time table says which snapshots there are
+            ctx["snapshot"] = int(at) if at is not None else int(tt["epoch"].max())
+        d = _not_judged(t, ctx)
+        d.verdicts.extend(_time_verdicts(_fused_through_time(tables, d.snapshot)))
+        return d
     if bs is None or len(bs) == 0:
         raise MissingProbeError(
             f"{ctx.get('source') or 'this run'}: no per-example δ (probe table backprop_signal); run it with the "
@@ -472,16 +477,8 @@ def diagnose_tables(
         ))
 
     recurrent = through_time(names, rms)
-    for base, r in recurrent.items():
-        summary_t = (f"{base}: ‖∂L/∂h‖ over {r['steps']} applications changes ×{_g(r['decay'], 3)} per step back "
-                     f"(geometric fit), {_g(r['first_over_last'], 3)} at the first step vs the last")
-        if r["horizon"] is not None:
-            verdicts.append(Verdict("vanishing_through_time", summary_t + f"; memory horizon {r['horizon']} steps "
-                                    f"(the signal is below {HORIZON:.0%} of its value at the last step).", [base], r,
-                                    list(REMEDIES["vanishing_through_time"])))
-        elif math.isfinite(r["first_over_last"]) and r["first_over_last"] > 1 / HORIZON or not math.isfinite(r["first_over_last"]):
-            verdicts.append(Verdict("exploding_through_time", summary_t + ".", [base], r,
-                                    list(REMEDIES["exploding_through_time"])))
+    recurrent.update(_fused_through_time(tables, snap))
+    verdicts.extend(_time_verdicts(recurrent))
 
     if not verdicts:
         if len(names) < 2:
@@ -496,6 +493,34 @@ def diagnose_tables(
     history = bs[["epoch", "layer", "rms"]].copy()
     return Diagnosis(verdicts, layer_table, snap, clock, gm, total, t, history.reset_index(drop=True),
                      str(ctx.get("source", "")), n_samples)
+
+
+def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]]) -> list[Verdict]:
+    """vanishing/exploding through time for each recurrent layer of :func:`through_time` (cell loops and fused layers)."""
+    verdicts = []
+    for base, r in recurrent.items():
+        summary_t = (f"{base}: ‖∂L/∂h‖ over {r['steps']} applications changes ×{_g(r['decay'], 3)} per step back "
+                     f"(geometric fit), {_g(r['first_over_last'], 3)} at the first step vs the last")
+        if r["horizon"] is not None:
+            verdicts.append(Verdict("vanishing_through_time", summary_t + f"; memory horizon {r['horizon']} steps "
+                                    f"(the signal is below {HORIZON:.0%} of its value at the last step).", [base], dict(r),
+                                    list(REMEDIES["vanishing_through_time"])))
+        elif math.isfinite(r["first_over_last"]) and r["first_over_last"] > 1 / HORIZON or not math.isfinite(r["first_over_last"]):
+            verdicts.append(Verdict("exploding_through_time", summary_t + ".", [base], dict(r),
+                                    list(REMEDIES["exploding_through_time"])))
+    return verdicts
+
+
+def _fused_through_time(tables: Mapping[str, pd.DataFrame], snap: int) -> dict[str, dict[str, Any]]:
+    """:func:`through_time` of the fused nn.RNN/GRU/LSTM layers (table ``through_time``: ‖∂L/∂h_t‖ per step t)."""
+    rows = _at(tables.get("through_time"), snap)
+    out: dict[str, dict[str, Any]] = {}
+    if rows is None:
+        return out
+    for layer, r in rows.groupby("layer", sort=False):
+        r = r.sort_values("t")
+        out.update(through_time([f"{layer}@{int(k)}" for k in r["t"]], r["rms"].to_numpy(dtype=float)))
+    return out
 
 
 def through_time(names: list[str], rms: np.ndarray) -> dict[str, dict[str, Any]]:

@@ -213,6 +213,7 @@ class Layout:
     activation: dict[str, tuple[nn.Module, Any]] = field(default_factory=dict)
     unknown: list[tuple[str, str]] = field(default_factory=list)
     ignored: list[tuple[str, str]] = field(default_factory=list)
+    recurrent: dict[str, nn.Module] = field(default_factory=dict)  # fused nn.RNN/GRU/LSTM read through time
 
 
 def discover(model: nn.Module, unknown: str = "warn") -> Layout:
@@ -235,6 +236,8 @@ def discover(model: nn.Module, unknown: str = "warn") -> Layout:
         children = list(module.named_children())
         if own:
             layout.unknown.append((name or "model", type(module).__name__))
+            if fused_through_time(module):
+                layout.recurrent[name or "model"] = module
         elif not children:
             layout.ignored.append((name or "model", type(module).__name__))
         for child_name, child in children:
@@ -256,6 +259,52 @@ def discover(model: nn.Module, unknown: str = "warn") -> Layout:
     return layout
 
 
+# --------------------------------------------------------------------------- fused recurrent layers, through time
+
+
+def fused_through_time(module: nn.Module) -> bool:
+    """A fused ``nn.RNN``/``nn.GRU``/``nn.LSTM`` whose per-step ‖∂L/∂h_t‖ the snapshot reads: one layer, one direction."""
+    return (isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)) and module.num_layers == 1 and not module.bidirectional
+            and getattr(module, "proj_size", 0) == 0)
+
+
+def unroll(module: nn.Module, inputs: tuple) -> tuple[Any, list[torch.Tensor]] | None:
+    """The module's output recomputed by stepping its cell (``torch._VF`` cell kernels, same weights): (output, [h_t]).
+
+    The fused kernel's output sequence only carries ∂L/∂h_t through its direct use; stepped, each h_t is a
+    tensor of the graph and ``autograd.grad`` gives the total ∂L/∂h_t (through every later step too).
+    None where it does not apply (packed or unbatched input).
+    """
+    x = inputs[0] if inputs else None
+    if not isinstance(x, torch.Tensor) or x.dim() != 3:
+        return None
+    hx = inputs[1] if len(inputs) > 1 else None
+    xs = x.transpose(0, 1) if module.batch_first else x  # (T, N, I)
+    n, hidden = xs.shape[1], module.hidden_size
+    zeros = lambda: xs.new_zeros(n, hidden)  # noqa: E731
+    lstm = isinstance(module, nn.LSTM)
+    weights = [module.weight_ih_l0, module.weight_hh_l0, getattr(module, "bias_ih_l0", None),
+               getattr(module, "bias_hh_l0", None)]
+    if lstm:
+        h, c = (hx[0][0], hx[1][0]) if hx is not None else (zeros(), zeros())
+    else:
+        h = hx[0] if hx is not None else zeros()
+    if isinstance(module, nn.GRU):
+        cell = torch._VF.gru_cell
+    elif isinstance(module, nn.RNN):
+        cell = torch._VF.rnn_tanh_cell if module.nonlinearity == "tanh" else torch._VF.rnn_relu_cell
+    hs = []
+    for t in range(xs.shape[0]):
+        if lstm:
+            h, c = torch._VF.lstm_cell(xs[t], (h, c), *weights)
+        else:
+            h = cell(xs[t], h, *weights)
+        hs.append(h)
+    out = torch.stack(hs, 1 if module.batch_first else 0)
+    last = (hs[-1].unsqueeze(0), c.unsqueeze(0)) if lstm else hs[-1].unsqueeze(0)
+    return (out, last), hs
+
+
 # --------------------------------------------------------------------------- capture on the probe batch
 
 
@@ -268,6 +317,7 @@ class Event:
     output: torch.Tensor | None = None  # weight layers: their output a (in the graph, for autograd.grad)
     pre: torch.Tensor | None = None  # activations: their input (detached copy)
     out: torch.Tensor | None = None  # activations: their output (detached copy)
+    steps: list[torch.Tensor] | None = None  # recurrent: h_1 … h_T of the stepped layer (in the graph)
 
 
 class Capture:
@@ -293,6 +343,8 @@ class Capture:
         for name, (module, _) in self.layout.activation.items():
             self._handles.append(module.register_forward_pre_hook(self._act_pre_hook(name)))
             self._handles.append(module.register_forward_hook(self._act_hook(name)))
+        for name, module in self.layout.recurrent.items():
+            self._handles.append(module.register_forward_hook(self._recurrent_hook(name)))
         return self
 
     def __exit__(self, *exc) -> None:
@@ -311,6 +363,18 @@ class Capture:
                 output = output.detach().requires_grad_(True)  # a frozen first layer: δ is still defined at its output
             self.events.append(Event("weight", name, output=output))
             return output.clone() if rest is None else (output.clone(), *rest)
+
+        return hook
+
+    def _recurrent_hook(self, name: str):
+        def hook(module, inputs, output):
+            if not torch.is_grad_enabled():
+                return None
+            stepped = unroll(module, inputs)
+            if stepped is None:
+                return None
+            self.events.append(Event("recurrent", name, steps=stepped[1]))
+            return stepped[0]
 
         return hook
 
@@ -342,7 +406,7 @@ def pair_events(events: list[Event]) -> list[tuple[Event, Event | None]]:
     for e in events:
         if e.kind == "weight":
             pairs.append((e, None))
-        elif pairs and pairs[-1][1] is None:
+        elif e.kind == "activation" and pairs and pairs[-1][1] is None:
             pairs[-1] = (pairs[-1][0], e)
     return pairs
 

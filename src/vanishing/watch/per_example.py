@@ -54,6 +54,17 @@ def batch_size(x: Any) -> int:
     return int(leaves[0].shape[0])
 
 
+def probe_size(x: Any, y: Any) -> int:
+    """N of the probe batch: the targets' leading dimension where the inputs are time-first (an ``nn.RNN`` with
+    ``batch_first=False``: x is (T, N, …), y is (N,)), else :func:`batch_size` of the inputs."""
+    n = batch_size(x)
+    if isinstance(y, torch.Tensor) and y.dim() > 0 and int(y.shape[0]) != n:
+        m = int(y.shape[0])
+        if any(isinstance(t, torch.Tensor) and m in tuple(t.shape[1:]) for t in tree_flatten(x)[0]):
+            return m
+    return n
+
+
 def take(tree: Any, start: int, stop: int, n: int) -> Any:
     """Rows start:stop of every tensor in ``tree`` whose leading dimension is n."""
     return tree_map(lambda t: t[start:stop] if isinstance(t, torch.Tensor) and t.dim() > 0 and t.shape[0] == n else t, tree)

@@ -66,7 +66,7 @@ from ..probes import (
 )
 from ..probes.grad_norms import COLUMNS as GRAD_COLUMNS
 from .hooks import Capture, Layout, discover, nodes_first, pair_events
-from .per_example import batch_size, check_reduction, resolve_reduction, summed_loss
+from .per_example import check_reduction, probe_size, resolve_reduction, summed_loss
 
 STEP_MODES = ("backward", "call")
 MAX_CLASSES = 100  # per-class activation statistics up to this many classes; pooled only above
@@ -158,7 +158,7 @@ class Watch:
         to_device = lambda t: t.to(self.device) if isinstance(t, torch.Tensor) else t  # noqa: E731
         self.x = tree_map(to_device, probe_batch[0])
         self.y = tree_map(to_device, probe_batch[1])
-        self.n = batch_size(self.x)
+        self.n = probe_size(self.x, self.y)
         self.layout: Layout = discover(model, unknown)
         self.reduction = resolve_reduction(loss_fn, loss_reduction)
         self._total = summed_loss(loss_fn, self.reduction)
@@ -178,6 +178,7 @@ class Watch:
         self._busy = False
         self._closed = False
         self._handles: list[Any] = []
+        self._tt_rows: list[tuple[int, str, int, float]] = []  # through time, fused recurrent layers: (step, layer, t, rms)
         self._tb = None
         self._discover_order()  # one eval-mode forward pass: execution order, hidden layers, pairing
         if tensorboard is not None:
@@ -368,7 +369,11 @@ class Watch:
             layers = [n for n in self.hidden if n in pairs]
             total = self._total(output, self.y, self.n)
             targets = [pairs[n][0].output for n in layers]
-            grads = torch.autograd.grad(total, targets, allow_unused=True) if targets else []
+            recurrent = self._recurrent_events(cap.events)
+            steps = [h for e in recurrent for h in e.steps]
+            grads = list(torch.autograd.grad(total, targets + steps, allow_unused=True)) if targets or steps else []
+            self._record_through_time(recurrent, grads[len(targets):])
+            grads = grads[: len(targets)]
         pre, out, deltas, acts = [], [], [], []
         for n, g in zip(layers, grads):
             w_event, a_event = pairs[n]
@@ -389,6 +394,25 @@ class Watch:
             epoch=self.steps, layers=layers, activations=acts, pre=pre, out=out,
             labels=self.labels, n_classes=self.n_classes, deltas=deltas,
         )
+
+    @staticmethod
+    def _recurrent_events(events) -> list[Any]:
+        """Stepped fused recurrent layers of one forward pass (a layer called more than once is left out)."""
+        calls = Counter(e.name for e in events if e.kind == "recurrent")
+        return [e for e in events if e.kind == "recurrent" and calls[e.name] == 1 and e.steps
+                and all(h.requires_grad for h in e.steps)]
+
+    def _record_through_time(self, recurrent, grads) -> None:
+        """Per fused recurrent layer and step t = 1 … T: RMS over probe examples of the total ‖∂(Σ_n E_n)/∂h_t‖."""
+        i = 0
+        for e in recurrent:
+            for t, h in enumerate(e.steps, 1):
+                g = grads[i]
+                i += 1
+                g = torch.zeros_like(h) if g is None else g.detach()
+                g = g if g.dtype == torch.float64 else g.float()
+                rms = float(torch.linalg.vector_norm(g.reshape(g.shape[0], -1), dim=1).square().mean().sqrt())
+                self._tt_rows.append((self.steps, e.name, t, rms))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -441,6 +465,10 @@ class Watch:
             grad[col] = values[:, :, q].reshape(-1)
         tables = {"grad_norms": grad}
         tables.update(self.recorder.tables())
+        if self._tt_rows:
+            st, layer, t, rms = zip(*self._tt_rows)
+            tables["through_time"] = {"epoch": np.asarray(st, dtype=np.int64), "layer": np.asarray(layer, dtype=str),
+                                      "t": np.asarray(t, dtype=np.int64), "rms": np.asarray(rms, dtype=np.float64)}
         return tables
 
     def tables(self) -> dict[str, pd.DataFrame]:

@@ -1,0 +1,113 @@
+"""Issue 17: fused nn.RNN / nn.GRU / nn.LSTM (one layer, one direction) read through time by the snapshot.
+
+‖∂L/∂h_t‖ per step (RMS over probe examples of the total derivative, through every later step), its decay per
+step and the memory horizon, with the same functions as the cell-loop path — checked against retain_grad on a
+float64 loop of nn.RNNCell/GRUCell/LSTMCell holding the same weights.
+"""
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import vanishing
+from vanishing.watch.diagnose import through_time
+
+CELLS = {"RNN": nn.RNNCell, "GRU": nn.GRUCell, "LSTM": nn.LSTMCell}
+
+
+class Fused(nn.Module):
+    def __init__(self, kind, batch_first=True, gain=1.0, mid=False):
+        super().__init__()
+        self.kind, self.batch_first = kind, batch_first
+        self.rnn = getattr(nn, kind)(3, 8, batch_first=batch_first)
+        with torch.no_grad():
+            self.rnn.weight_hh_l0.mul_(gain)
+        self.mid = nn.Sequential(nn.Linear(8, 8), nn.Tanh()) if mid else nn.Identity()
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(self.mid(out[:, -1] if self.batch_first else out[-1]))
+
+
+def unrolled_rms_by_lag(model, x, y):
+    """Independent: a cell with the fused layer's weights stepped in float64, retain_grad on every h_t."""
+    cell = CELLS[model.kind](3, 8).double()
+    with torch.no_grad():
+        for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, p).copy_(getattr(model.rnn, p + "_l0"))
+    xs = x  # (N, T, 3)
+    state, hs = None, []
+    for t in range(xs.shape[1]):
+        state = cell(xs[:, t], state)
+        h = state[0] if model.kind == "LSTM" else state
+        h.retain_grad()
+        hs.append(h)
+    F.cross_entropy(model.head(model.mid(hs[-1])), y, reduction="sum").backward()
+    return [hs[-1 - k].grad.norm(dim=1).square().mean().sqrt().item() for k in range(len(hs))]
+
+
+def watched(model, x, y):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = vanishing.watch(model, (x, y), F.cross_entropy, every=1)
+    w.close()
+    return w
+
+
+@pytest.mark.parametrize("kind,batch_first,mid", [("RNN", True, False), ("GRU", False, True), ("LSTM", True, True)])
+def test_fused_through_time_matches_float64_unrolled_cells(kind, batch_first, mid):
+    torch.manual_seed(2)
+    model = Fused(kind, batch_first, mid=mid).double()
+    x, y = torch.randn(16, 9, 3, dtype=torch.float64), torch.randint(0, 2, (16,))
+    w = watched(model, x if batch_first else x.transpose(0, 1).contiguous(), y)
+    assert w.n == 16  # time-first input (T, N, 3): N is the targets' length, not T
+    tt = w.tables()["through_time"]
+    rows = tt[tt["epoch"] == 0].sort_values("t")
+    assert list(rows["layer"]) == ["rnn"] * 9 and list(rows["t"]) == list(range(1, 10))
+    expect = unrolled_rms_by_lag(model, x, y)
+    got = through_time([f"rnn@{t}" for t in rows["t"]], rows["rms"].to_numpy())["rnn"]
+    assert got["rms_by_lag"] == pytest.approx(expect, rel=1e-9)
+    assert expect[-1] > 0  # the early steps get a signal: the total derivative, not only the direct use of out[:, t]
+    d = w.diagnose()
+    assert d.verdicts
+
+
+def test_fused_rnn_that_forgets_is_vanishing_through_time_with_the_right_horizon(tmp_path):
+    torch.manual_seed(0)
+    model = Fused("RNN", gain=0.2).double()
+    x, y = torch.randn(32, 12, 3, dtype=torch.float64), torch.randint(0, 2, (32,))
+    w = watched(model, x, y)
+    d = w.diagnose()
+    v = d.verdict("vanishing_through_time")
+    assert v is not None and v.layers == ["rnn"] and v.remedies
+    expect = unrolled_rms_by_lag(model, x, y)
+    assert v.evidence["horizon"] == next(k for k, r in enumerate(expect) if r < 0.1 * expect[0])
+    assert v.evidence["decay"] < 0.7
+    assert "VANISHING THROUGH TIME: rnn" in str(d)
+    run = w.save(tmp_path)
+    assert (run / "probes").exists()
+    assert vanishing.watch.diagnose_run(run).verdict("vanishing_through_time") is not None
+
+
+def test_fused_layer_trains_exactly_as_unwatched():
+    torch.manual_seed(0)
+    a = Fused("GRU", mid=True)
+    b = Fused("GRU", mid=True)
+    b.load_state_dict(a.state_dict())
+    x, y = torch.randn(8, 5, 3), torch.randint(0, 2, (8,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        w = vanishing.watch(a, (x, y), F.cross_entropy, every=1)
+    for m in (a, b):
+        opt = torch.optim.SGD(m.parameters(), lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            F.cross_entropy(m(x), y).backward()
+            opt.step()
+    w.close()
+    for p, q in zip(a.parameters(), b.parameters()):
+        assert torch.equal(p, q)
