@@ -385,6 +385,12 @@ def test_zoo_watches_trains_and_diagnoses(name, tmp_path):
         assert w.layers.count("block.0") == 1
     if name == "lstm_cell_loop":
         assert [f"cell@{k}" for k in range(1, T + 1)] == list(d.layers["layer"])
+    if name in ("rnn_batch_first", "rnn_time_first", "gru"):  # one-layer fused layers are read through time
+        tt = w.tables()["through_time"]
+        assert set(tt["layer"]) == {"rnn"} and sorted(set(tt["t"])) == list(range(1, T + 1))
+        assert np.all(np.isfinite(tt["rms"])) and np.all(tt["rms"] > 0)
+    if name == "rnn_time_first":
+        assert w.n == N  # x is (T, N, D): N from the targets
     if name == "dict_output":  # the aux head runs but gets no gradient: NaN rows, not an "exploding" verdict
         assert "exploding" not in d.kinds
     if name == "frozen":
