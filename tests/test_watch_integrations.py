@@ -144,6 +144,33 @@ def test_lightning_callback_logs_to_the_trainer_logger(tmp_path):
     assert all(math.isfinite(v) for _, m in ours for v in m.values())
 
 
+def test_lightning_callback_works_with_a_pytorch_lightning_trainer(tmp_path):
+    pl = pytest.importorskip("pytorch_lightning")  # the standalone package, when it is installed
+    from vanishing.watch.lightning import VanishingCallback
+
+    class M(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            return F.cross_entropy(self(batch[0]), batch[1])
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    torch.manual_seed(0)
+    data = torch.utils.data.TensorDataset(torch.randn(32, 4), torch.randint(0, 2, (32,)))
+    cb = VanishingCallback(probe_batch=(torch.randn(16, 4), torch.randint(0, 2, (16,))), loss_fn=F.cross_entropy, every=2)
+    pl.Trainer(max_epochs=1, accelerator="cpu", logger=False, enable_checkpointing=False, enable_progress_bar=False,
+               enable_model_summary=False, default_root_dir=tmp_path, callbacks=[cb]).fit(M(), torch.utils.data.DataLoader(data, batch_size=8))
+    assert cb.watch.steps == 4 and cb.watch.snapshot_steps == [0, 2, 4]
+    assert list(cb.diagnosis.layers["layer"]) == ["net.0"]
+
+
 # ---------------------------------------------------------------- Hugging Face
 
 def _hf_run(tmp_path, callbacks):
@@ -242,7 +269,8 @@ def test_missing_extra_gives_one_clear_line(monkeypatch):
             importlib.import_module(mod)
         monkeypatch.setattr(builtins, "__import__", real)
         assert "\n" not in str(info.value)
-        assert info.value.__cause__ is None and info.value.__suppress_context__
+        assert info.value.__cause__ is None  # no chained traceback of the missing import
+        assert info.value.__context__ is None or info.value.__suppress_context__
     monkeypatch.delitem(sys.modules, "vanishing.watch.lightning", raising=False)
     monkeypatch.delitem(sys.modules, "vanishing.watch.hf", raising=False)
 

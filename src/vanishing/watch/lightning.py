@@ -1,7 +1,7 @@
 """``VanishingCallback``: :func:`vanishing.watch` on a LightningModule during ``Trainer.fit``.
 
-Needs the extra ``pip install 'vanishing[lightning]'`` (``lightning``; the
-older ``pytorch_lightning`` package works too)::
+Needs the extra ``pip install 'vanishing[lightning]'`` (``lightning``; a
+``pytorch_lightning`` Trainer takes the callback too)::
 
     from vanishing.watch.lightning import VanishingCallback
 
@@ -22,20 +22,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
+_BASES: list[type] = []
 try:
-    import lightning.pytorch as _pl
+    import lightning.pytorch as _lightning
+
+    _BASES.append(_lightning.Callback)
 except ImportError:  # pragma: no cover - depends on the environment
-    try:
-        import pytorch_lightning as _pl
-    except ImportError:
-        raise ImportError(
-            "vanishing.watch.lightning needs PyTorch Lightning: pip install 'vanishing[lightning]'"
-        ) from None
+    pass
+try:  # the standalone package: its Trainer accepts only its own Callback subclasses
+    import pytorch_lightning as _pytorch_lightning
+
+    _BASES.append(_pytorch_lightning.Callback)
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
+if not _BASES:
+    raise ImportError("vanishing.watch.lightning needs PyTorch Lightning: pip install 'vanishing[lightning]'")
 
 from ._callback import WatchSession
 
 
-class VanishingCallback(_pl.Callback):
+class VanishingCallback(*_BASES):
     """Watch the LightningModule while it fits; ``diagnosis`` is set when ``fit`` ends.
 
     ``probe_batch``, ``loss_fn`` and ``**options`` are those of
