@@ -422,3 +422,5 @@ def test_custom_unknown_module_never_crashes(unknown):
     d = check_sensible(model, w, steps=3)
     assert "scale" not in w.layers
     assert list(d.layers["layer"]) == ["fc1", "fc2"]
+    assert "not watched (layer types the registry does not know): scale (Scale)" in str(d)  # said, also when judged
+    assert d.to_dict()["unwatched"] == ["scale (Scale)"]

@@ -184,6 +184,7 @@ class Diagnosis:
     history: pd.DataFrame
     source: str = ""
     n_samples: int | None = None
+    unwatched: list[str] = field(default_factory=list)  # modules the unknown= policy left out, "name (Type)"
 
     @property
     def kinds(self) -> list[str]:
@@ -208,6 +209,7 @@ class Diagnosis:
             "verdicts": [{**asdict(v), "evidence": _jsonable(v.evidence)} for v in self.verdicts],
             "layers": _jsonable(self.layers.to_dict(orient="records")),
             "thresholds": asdict(self.thresholds),
+            "unwatched": list(self.unwatched),
         }
 
     def to_json(self) -> str:
@@ -236,6 +238,8 @@ class Diagnosis:
         gm = _g(self.geometric_mean_ratio, 3)
         lines.append(f"  geometric-mean ratio {gm} (vanishing < {t.vanishing:g}, exploding > {t.exploding:g}); "
                      f"first/last {_g(self.total_ratio, 3)}")
+        if self.unwatched and len(self.layers):
+            lines.append(f"  not watched (layer types the registry does not know): {', '.join(self.unwatched)}")
         lines.append("")
         for v in self.verdicts:
             lines.append(f"{v.kind.upper().replace('_', ' ')}: {v.summary}")
@@ -492,7 +496,7 @@ def diagnose_tables(
 
     history = bs[["epoch", "layer", "rms"]].copy()
     return Diagnosis(verdicts, layer_table, snap, clock, gm, total, t, history.reset_index(drop=True),
-                     str(ctx.get("source", "")), n_samples)
+                     str(ctx.get("source", "")), n_samples, list(ctx.get("unwatched") or []))
 
 
 def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]]) -> list[Verdict]:
