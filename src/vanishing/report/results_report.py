@@ -37,25 +37,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..cliutil import split_top_level
 from . import figures, tables
 from .groups import INSTRUMENTS, config_labels, label_columns, varying_columns
 from .html import Report, environment_info
 
 CURVES_PER_FIGURE = 8
 
-
-def split_top_level(text: str) -> list[str]:
-    """Split on commas outside parentheses: "relu,leaky_relu(alpha=0.1)" → ["relu", "leaky_relu(alpha=0.1)"]."""
-    parts, depth, current = [], 0, []
-    for ch in str(text):
-        depth += (ch == "(") - (ch == ")")
-        if ch == "," and depth == 0:
-            parts.append("".join(current).strip())
-            current = []
-        else:
-            current.append(ch)
-    parts.append("".join(current).strip())
-    return [p for p in parts if p]
 
 
 def _plural(n: int, word: str) -> str:

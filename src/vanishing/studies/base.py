@@ -204,6 +204,18 @@ def direction_claim_row(claim: str, paper: str, effect: float, se: float, n: int
             "reason": reason + (f"; {note}" if note else ""), "unit": unit}
 
 
+def qualitative_claim_row(claim: str, verdict: str, evidence: str, *, n: int | None, paper: str = "stated",
+                          needs: str = "seeds") -> dict:
+    """A sentence about means over ``n`` seeds (or chains, cells…) with its verdict — ``inconclusive`` when a
+    decisive verdict would rest on n < 3 (issue 16); n None: a deterministic statement, no such rule."""
+    from ..report.tables import MIN_SEEDS
+
+    reason = evidence
+    if n is not None and n < MIN_SEEDS and verdict in ("reproduced", "not reproduced", "partly"):
+        verdict, reason = "inconclusive", f"n = {n}; needs ≥ {MIN_SEEDS} {needs} ({verdict} on these); {evidence}"
+    return {"claim": claim, "paper": paper, "measured": evidence, "verdict": verdict, "reason": reason, "unit": ""}
+
+
 def claims_frame(claims: Sequence[dict]) -> pd.DataFrame:
     """The claims as a DataFrame with numeric columns (for CSV) — paper, mean, se, n, unit, seed_averaged, verdict, reason.
 

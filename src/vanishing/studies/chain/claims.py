@@ -18,8 +18,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ...report.tables import MIN_SEEDS, numeric_verdict
-from ..base import numeric_claim_row
+from ...report.tables import numeric_verdict
+from ..base import numeric_claim_row, qualitative_claim_row
 from .compute import EXACT, LOG_TOLERANCE, PAPER_DEPTH
 
 
@@ -31,11 +31,8 @@ def exact_claim_row(claim: str, paper: float, value: float, *, tolerance: float,
 
 
 def qualitative_row(claim: str, verdict: str, evidence: str, *, n: int | None, paper: str = "stated") -> dict:
-    """A sentence about averages over n chains; ``inconclusive`` on fewer than 3 (n None: deterministic)."""
-    if n is not None and n < MIN_SEEDS and verdict in ("reproduced", "not reproduced", "partly"):
-        return {"claim": claim, "paper": paper, "measured": evidence, "verdict": "inconclusive",
-                "reason": f"n = {n}; needs ≥ {MIN_SEEDS} chains; {evidence}", "unit": ""}
-    return {"claim": claim, "paper": paper, "measured": evidence, "verdict": verdict, "reason": evidence, "unit": ""}
+    """:func:`~vanishing.studies.base.qualitative_claim_row` counting chains."""
+    return qualitative_claim_row(claim, verdict, evidence, n=n, paper=paper, needs="chains")
 
 
 def _pct(mask: np.ndarray) -> np.ndarray:

@@ -20,8 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from ...report.tables import MIN_SEEDS
-from ..base import direction_claim_row, mean_se, numeric_claim_row
+from ..base import direction_claim_row, mean_se, numeric_claim_row, qualitative_claim_row
 
 PAPER = {"relu5": 91.0, "relu10": 93.7, "sigmoid5": 10.6, "sigmoid10": 10.6, "relu_out_relu": 9.0, "sigmoid_out": 10.5}
 COLUMNS = ("sweep", "setting", "width", "activation", "output", "inputs", "seed", "epoch", "acc", "epoch_time_s")
@@ -35,12 +34,8 @@ def setting_text(width: int) -> str:
 
 
 def qualitative_row(claim: str, verdict: str, evidence: str, *, n: int | None, paper: str = "stated") -> dict:
-    """A sentence about seed means with its verdict — ``inconclusive`` when it rests on n < 3 seeds."""
-    if n is not None and n < MIN_SEEDS and verdict in ("reproduced", "not reproduced", "partly"):
-        verdict, reason = "inconclusive", f"n = {n}; needs ≥ {MIN_SEEDS} seeds; {evidence}"
-    else:
-        reason = evidence
-    return {"claim": claim, "paper": paper, "measured": evidence, "verdict": verdict, "reason": reason, "unit": ""}
+    """:func:`~vanishing.studies.base.qualitative_claim_row` counting seeds."""
+    return qualitative_claim_row(claim, verdict, evidence, n=n, paper=paper, needs="seeds")
 
 
 def acc(table: pd.DataFrame, epoch: int, **fields) -> list[float]:

@@ -17,8 +17,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ...report.tables import MIN_SEEDS
-from ..base import mean_se, numeric_claim_row
+from ..base import mean_se, numeric_claim_row, qualitative_claim_row
 
 DEPTHS = (1, 2, 3, 4, 5)
 WIDTH = 700  # the paper's hidden width (scale parameter "width"; tests use a narrow net)
@@ -142,12 +141,8 @@ def seeds_per_cell(runs: pd.DataFrame) -> int:
 
 
 def qualitative_row(claim: str, verdict: str, evidence: str, *, n: int | None, paper: str = "stated") -> dict:
-    """A sentence about seed means with its verdict — ``inconclusive`` when it rests on n < 3 seeds."""
-    if n is not None and n < MIN_SEEDS and verdict in ("reproduced", "not reproduced", "partly"):
-        verdict, reason = "inconclusive", f"n = {n}; needs ≥ {MIN_SEEDS} seeds per cell ({verdict} on these); {evidence}"
-    else:
-        reason = evidence
-    return {"claim": claim, "paper": paper, "measured": evidence, "verdict": verdict, "reason": reason, "unit": ""}
+    """:func:`~vanishing.studies.base.qualitative_claim_row` counting seeds per cell."""
+    return qualitative_claim_row(claim, verdict, evidence, n=n, paper=paper, needs="seeds per cell")
 
 
 def table_one_rows(runs: pd.DataFrame, depths: Sequence[int]) -> list[dict]:

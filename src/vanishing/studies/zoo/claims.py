@@ -19,8 +19,8 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from ...report.tables import MIN_SEEDS, numeric_verdict
-from ..base import direction_claim_row
+from ...report.tables import numeric_verdict
+from ..base import direction_claim_row, qualitative_claim_row
 from .common import DYING_ACTS, REMEDIES, _census_means, _col, _fmt, _fmt_g, _m, mean_se
 
 
@@ -33,12 +33,8 @@ def seeds_of(table: pd.DataFrame | None) -> int:
 
 
 def qualitative_row(claim: str, verdict: str, evidence: str, *, n: int | None, paper: str = "stated") -> dict:
-    """A sentence about seed means with its verdict — ``inconclusive`` when it rests on n < 3 seeds."""
-    if n is not None and n < MIN_SEEDS and verdict in ("reproduced", "not reproduced", "partly"):
-        verdict, reason = "inconclusive", f"n = {n}; needs ≥ {MIN_SEEDS} seeds ({verdict} on these); {evidence}"
-    else:
-        reason = evidence
-    return {"claim": claim, "paper": paper, "measured": evidence, "verdict": verdict, "reason": reason, "unit": ""}
+    """:func:`~vanishing.studies.base.qualitative_claim_row` counting seeds."""
+    return qualitative_claim_row(claim, verdict, evidence, n=n, paper=paper, needs="seeds")
 
 
 def exact_row(claim: str, paper: float, values, *, tolerance: float, note: str = "") -> dict:
