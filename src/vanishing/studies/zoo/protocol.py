@@ -14,15 +14,18 @@ from .common import *  # noqa: F403
 from .common import _base, _census_means, _col, _fmt, _fmt_g, _layer_values, _m, _variant  # noqa: F401
 from .figures import figure_cost, figure_delta_grid, figure_dying, figure_grad_heatmap, figure_remedy_delta, figure_summary_bars
 
-def unit_census(model, x) -> pd.DataFrame:
+def unit_census(model, x, *, tiny: float = 0.0) -> pd.DataFrame:
     """Per hidden layer of a trained MLP, in eval mode on the inputs ``x``: which units are off for every example.
 
     ``negative``: share of units whose pre-activation a ≤ 0 on every example
     (for ReLU these output 0 for every input); ``no_gradient``: share of
     units whose derivative f′(a) is 0 on every example (they pass no
     gradient to their weights — the dying ReLU; 0 by construction for leaky
-    ReLU, PReLU, RReLU and ELU, whose f′ > 0 below zero). Columns ``layer``,
-    ``width``, ``negative``, ``no_gradient`` (fractions).
+    ReLU, PReLU, RReLU and ELU, whose f′ > 0 below zero — in exact
+    arithmetic: ELU's αeᵃ underflows to 0 in float32 for a ≲ −103);
+    ``tiny_gradient``: share of units with f′(a) ≤ ``tiny`` on every example
+    (= ``no_gradient`` at ``tiny`` = 0). Columns ``layer``, ``width``,
+    ``negative``, ``no_gradient``, ``tiny_gradient`` (fractions).
     """
     import torch
 
@@ -37,7 +40,8 @@ def unit_census(model, x) -> pd.DataFrame:
                 df = layer.act.derivative(a)
                 rows.append({"layer": name, "width": a.shape[1],
                              "negative": float((a <= 0).all(dim=0).double().mean()),
-                             "no_gradient": float((df == 0).all(dim=0).double().mean())})
+                             "no_gradient": float((df == 0).all(dim=0).double().mean()),
+                             "tiny_gradient": float((df.abs() <= tiny).all(dim=0).double().mean())})
                 h = layer.post_activation(h, a)
     finally:
         model.train(was_training)
@@ -314,7 +318,29 @@ def run(ctx: StudyContext) -> None:
                    "on every probe example (left) and of units whose derivative is 0 on every probe example, i.e. "
                    "that pass no gradient at all (right); mean ± s.e. over seeds.", "dying_units")
 
+    if p.get("ablation_seeds"):
+        _dying_ablation(ctx, p, dbase, probe, dopt)
     ctx.claims.extend(claim_rows(p, summary, theories, rsum, dsum, census, opt_text, dopt, cost))
+
+
+def _dying_ablation(ctx: StudyContext, p: Mapping, dbase: Mapping, probe, dopt: str) -> None:
+    """The stress test on more seeds and at a smaller rate (:mod:`.ablation`): table, figure and the log line."""
+    from .ablation import ablation_figure, ablation_table, ablation_text, dying_ablation
+
+    runs = dying_ablation(ctx, p, dbase, probe, unit_census, load_trained)
+    if runs.empty:
+        return
+    table = ablation_table(runs)
+    ctx.report.add_heading("Ablation: does ELU die too? More seeds, a smaller rate")
+    ctx.report.add_table(table, f"The stress test ({dopt}) and the same at the smaller rates "
+                         f"{', '.join(f'{v:g}' for v in p['ablation_lrs'][1:])}, on {p['ablation_seeds']} seeds; shares "
+                         "of hidden units, mean over layers, on the probe set (eval mode). ELU's f′ = eᵃ on the "
+                         "negative side is below 1e-6 for a < −13.8 and exactly 0 in float32 for a ≲ −103.")
+    ctx.log(table.to_string(index=False))
+    ctx.log(ablation_text(runs, float(p["dying_lr"])))
+    ctx.figure(ablation_figure(runs), "Dying-unit ablation: per run (dot), the share of hidden units whose derivative "
+               "is at most 1e-6 on every probe example, by activation and Adam rate; dotted: the 10% line above which "
+               "a run counts as having died.", "dying_ablation")
 
 
 
@@ -333,6 +359,8 @@ _COMMON = {"optimizer": "sgd(momentum=0.9)", "lr": 0.01, "dying_optimizer": "ada
 SCALES = {
     "quick": {"dataset": "mnist-sample", "epochs": 2, "seeds": 3, "depth": 8, "width": 128, **_COMMON},
     "medium": {"dataset": "mnist", "epochs": 5, "seeds": 3, "depth": 8, "width": 256, **_COMMON},
-    "paper": {"dataset": "mnist", "epochs": 5, "seeds": 3, "depth": 8, "width": 256, **_COMMON},  # medium on 3 seeds
+    # medium on 3 seeds, plus the dying-unit ablation (8 seeds, Adam lr 0.01 and 0.001; :mod:`.ablation`)
+    "paper": {"dataset": "mnist", "epochs": 5, "seeds": 3, "depth": 8, "width": 256, **_COMMON,
+              "ablation_seeds": 8, "ablation_lrs": [0.01, 0.001]},
     "full": {"dataset": "mnist", "epochs": 20, "seeds": 5, "depth": 10, "width": 512, **_COMMON},
 }
