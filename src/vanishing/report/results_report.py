@@ -18,7 +18,9 @@ Sections, in order:
    by layer (``backprop_signal``), mini-batch δ (``backprop_signal_batch``),
    update ratios (``update_ratio``), per-class activation distributions and
    medians (``activation_stats``), output histograms (``activation_hist``),
-   Jacobian spectrum (``jacobian_spectrum``).
+   Jacobian spectrum (``jacobian_spectrum``), and for watched recurrent
+   layers ‖∂L/∂h‖ against the lag with the memory horizon (``through_time``,
+   or a cell loop's ``cell@1`` … ``cell@T`` rows of ``backprop_signal``).
 6. **Sparsity, saturation and dead units** — untrained vs trained per layer.
 7. **Activation functions** — f and f′ of the activations the runs use.
 8. **Command and environment** — the report command, each configuration's
@@ -43,6 +45,7 @@ from .groups import INSTRUMENTS, config_labels, label_columns, varying_columns
 from .html import Report, environment_info
 
 CURVES_PER_FIGURE = 8
+TIME_SNAPSHOTS = 5  # through-time figure: at most this many snapshots, the latest bold
 
 
 
@@ -113,6 +116,15 @@ def _depth_hue(runs: pd.DataFrame) -> list[str]:
     return [c for c in runs.columns if c in varying and c not in skip]
 
 
+def _clock(runs: pd.DataFrame, run_id: str) -> str:
+    """What the ``epoch`` column of a run's probe tables counts: "step" for a watched run, else "epoch"."""
+    from ..store.atomic import read_json
+
+    path = runs.loc[runs["run_id"] == run_id, "path"]
+    doc = read_json(Path(str(path.iloc[0])) / "config.json") if len(path) else None
+    return "step" if (doc or {}).get("kind") == "watch" else "epoch"
+
+
 def probe_figures(report: Report, results, config_hash: str, label: str) -> None:
     """Every figure the runs of one configuration have probe data for."""
     ids = set(results.runs.loc[results.runs["config_hash"] == config_hash, "run_id"])
@@ -161,6 +173,19 @@ def probe_figures(report: Report, results, config_hash: str, label: str) -> None
         _try(report, f"activation histograms {tag}", lambda: figures.activation_histograms(hist, run_id=first_run),
              f"{label}, run {first_run}: distribution of each hidden layer's outputs over the probe set per "
              f"snapshot epoch (log density).", "activation-histograms")
+    time = figures.time_rows(rows("through_time"), rows("backprop_signal"))
+    if len(time):
+        time = time[time["run_id"] == first_run]
+        snaps = sorted({int(e) for e in time["epoch"]})
+        shown = snaps if len(snaps) <= TIME_SNAPSHOTS else [snaps[round(i * (len(snaps) - 1) / (TIME_SNAPSHOTS - 1))]
+                                                            for i in range(TIME_SNAPSHOTS)]
+        clock = _clock(results.runs, first_run)
+        _try(report, f"through time {tag}", lambda: figures.through_time(time, steps=shown, clock=clock),
+             f"{label}, run {first_run}: RMS over the probe examples of ‖∂L/∂h‖ of each recurrent layer against "
+             f"the lag k = T − t from its last step (log scale), {clock} {shown[-1]} bold"
+             + (f", earlier snapshots ({clock} {', '.join(map(str, shown[:-1]))}) shaded" if len(shown) > 1 else "")
+             + f"; dashed: the memory horizon, the first lag at which the signal is below "
+             f"{figures.HORIZON:.0%} of its value at lag 0 (dotted).", "through-time")
     jac = rows("jacobian_spectrum")
     if len(jac):
         _try(report, f"Jacobian spectrum {tag}", lambda: figures.jacobian_spectrum(jac),
@@ -224,7 +249,7 @@ def results_report(results, *, title: str | None = None, command: str | Sequence
              "accuracy-vs-depth")
 
     probe_names = [n for n in ("grad_norms", "backprop_signal", "backprop_signal_batch", "update_ratio",
-                               "activation_stats", "activation_hist", "jacobian_spectrum")
+                               "activation_stats", "activation_hist", "jacobian_spectrum", "through_time")
                    if len(results.probes.get(n, ()))]
     if probe_names:
         report.add_heading("Instruments")

@@ -5,7 +5,8 @@ DIR is one run directory (it holds ``config.json``) or a results root (its
 runs written by ``Watch.save`` alike. Exit codes: 0 every run was diagnosed
 (whatever the verdicts), 2 bad input: not a run directory or results root,
 or a run without the per-example δ table (the message names the probe to
-add).
+add). ``--figure`` saves the RMS-δ-per-layer figure, ``--time-figure`` the
+through-time figure of runs with recurrent layers (``watch/figure.py``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--at", type=int, metavar="N", help="the snapshot to judge: epoch (vanishing run) or step (watched runs); default the latest")
     p.add_argument("--json", action="store_true", help="print the diagnoses as JSON")
     p.add_argument("--figure", metavar="PATH", help="save the RMS-δ-per-layer figure (PNG/PDF by suffix; one per run, run id appended when several)")
+    p.add_argument("--time-figure", metavar="PATH", help="save the through-time figure (‖∂L/∂h‖ against the lag per recurrent "
+                   "layer, memory horizon marked) of runs that read a recurrent layer through time; run id appended when several")
     p.add_argument("--vanishing", type=float, metavar="R", help="geometric-mean ratio below which δ vanishes (default 0.5)")
     p.add_argument("--exploding", type=float, metavar="R", help="geometric-mean ratio above which δ explodes (default 2)")
     p.add_argument("--saturation", type=float, metavar="F", help="saturated share of (example, node) pairs that flags a layer (default 0.25)")
@@ -80,6 +83,17 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             out = target if len(results) == 1 else target.with_name(f"{target.stem}-{path.name}{target.suffix}")
             d.figure(out)
             print(f"figure: {out}", file=sys.stderr if args.json else sys.stdout)
+    if args.time_figure and results:
+        from .figure import through_time_figure, time_table
+
+        timed = [(path, d) for path, d in results if len(time_table(path))]
+        target = Path(args.time_figure)
+        for path, d in timed:
+            out = target if len(timed) == 1 else target.with_name(f"{target.stem}-{path.name}{target.suffix}")
+            through_time_figure(path, out, steps=[d.snapshot] if d.snapshot in set(time_table(path)["epoch"]) else None)
+            print(f"time figure: {out}", file=sys.stderr if args.json else sys.stdout)
+        if not timed:
+            print("time figure: no run read a recurrent layer through time; none written", file=sys.stderr)
     for message in failed:
         print(f"error: {message}", file=sys.stderr)
     return 2 if failed else 0
