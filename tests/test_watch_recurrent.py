@@ -45,9 +45,11 @@ def test_recurrent_layer_with_linear_head_watches_trains_and_saves(tmp_path, kin
             opt.step()
     d = w.diagnose()
     assert d.kinds[0] == "not_judged"  # no hidden weight layer: said so, not "healthy", not a crash
-    # a one-layer one-direction fused layer is still read through time (tests/test_watch_fused_time.py)
-    assert set(d.kinds[1:]) <= {"vanishing_through_time", "exploding_through_time"}
-    assert not d.kinds[1:] or (layers == 1 and not bidirectional)
+    # every (layer, direction) of the fused layer is still read through time (tests/test_watch_stacked_time.py)
+    assert set(d.kinds[1:]) <= {"vanishing_through_time", "exploding_through_time", "gate_saturated"}
+    tracks = ["rnn"] if layers == 1 and not bidirectional else ["rnn.l0", "rnn.l0.reverse", "rnn.l1", "rnn.l1.reverse"]
+    assert list(dict.fromkeys(w.tables()["through_time"]["layer"])) == tracks
+    assert list(d.recurrent["layer"]) == tracks
     assert f"rnn ({kind})" in str(d)
     run = w.save(tmp_path)
     assert (run / "summary.json").exists()

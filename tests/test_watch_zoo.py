@@ -389,6 +389,14 @@ def test_zoo_watches_trains_and_diagnoses(name, tmp_path):
         tt = w.tables()["through_time"]
         assert set(tt["layer"]) == {"rnn"} and sorted(set(tt["t"])) == list(range(1, T + 1))
         assert np.all(np.isfinite(tt["rms"])) and np.all(tt["rms"] > 0)
+    if name == "lstm_bidirectional_2layer":  # every (layer, direction) is its own through-time layer
+        tt = w.tables()["through_time"]
+        assert list(dict.fromkeys(tt["layer"])) == ["rnn.l0", "rnn.l0.reverse", "rnn.l1", "rnn.l1.reverse"]
+        assert set(w.tables()["gate_saturation"]["gate"]) == {"forget"}
+    if name == "packed_lstm":  # packed input: lags relative to each sequence; n counts the sequences long enough
+        tt = w.tables()["through_time"]
+        assert set(tt["layer"]) == {"lstm"} and tt["n"].max() == N and tt["n"].min() >= 1
+        assert np.all(np.isfinite(tt["rms"])) and np.all(np.isfinite(tt["rms_cell"]))
     if name == "rnn_time_first":
         assert w.n == N  # x is (T, N, D): N from the targets
     if name == "dict_output":  # the aux head runs but gets no gradient: NaN rows, not an "exploding" verdict

@@ -61,7 +61,7 @@ import pandas as pd
 from ..errors import UsageError
 
 KINDS = ("vanishing", "exploding", "saturated", "dead_units", "healthy", "not_judged", "vanishing_through_time",
-         "exploding_through_time")
+         "exploding_through_time", "gate_saturated")
 TIME_STEPS = 3  # a module applied at least this many times per forward pass (a cell stepped in a loop) is read through time
 HORIZON = 0.1  # memory horizon: the lag at which ‖∂L/∂h‖ falls below 10 % of its value at the last application
 
@@ -82,13 +82,14 @@ class Thresholds:
     saturation: float = 0.25  # a layer's saturated share of (example, node) pairs above this → saturated
     dead: float = 0.10  # a layer's share of dead nodes above this → dead units
     min_total_layers: int = 3  # hidden layers needed for the end-to-end rules
+    gate_saturation: float = 0.25  # a recurrent layer's forget/update-gate values < 0.05 (or > 0.95) above this share
 
     def __post_init__(self) -> None:
         if not 0 < self.vanishing < 1 < self.exploding:
             raise ValueError(f"thresholds: need 0 < vanishing < 1 < exploding, got {self.vanishing}, {self.exploding}")
         if not 0 < self.vanishing_total < 1 < self.exploding_total:
             raise ValueError("thresholds: need 0 < vanishing_total < 1 < exploding_total")
-        for name in ("saturation", "dead", "starved"):
+        for name in ("saturation", "dead", "starved", "gate_saturation"):
             if not 0 < getattr(self, name) < 1:
                 raise ValueError(f"thresholds: {name} must lie in (0, 1), got {getattr(self, name)}")
 
@@ -142,6 +143,20 @@ REMEDIES: dict[str, list[str]] = {
         "Truncate backpropagation through time to fewer steps (detach the hidden state every k steps).",
         "Use a gated cell (nn.LSTM / nn.GRU).",
     ],
+    "gate_closed": [
+        "Initialise the LSTM forget-gate bias to 1 (rows H:2H of bias_ih — torch's gate order is i, f, g, o — with "
+        "bias_hh's f rows 0): f = σ(1) ≈ 0.73 keeps most of the cell state from the start (Gers, Schmidhuber & "
+        "Cummins 2000; Jozefowicz, Zaremba & Sutskever 2015).",
+        "For a GRU, give the update gate z (rows H:2H of bias_ih — gate order r, z, n) a positive bias, so that "
+        "h_t = (1 − z) ⊙ n + z ⊙ h_{t−1} starts close to keeping h_{t−1}.",
+        "Lower the learning rate or clip the gradient norm: large steps push gate pre-activations into σ's flat tails.",
+        "Standardise the inputs and keep the recurrent weights small (nn.init.orthogonal_), so that gate "
+        "pre-activations start near 0.",
+    ],
+    "gate_open": [
+        "A gate stuck at 1 copies the state unchanged and its own weights get almost no gradient (σ′ < 0.05): if the "
+        "task needs to forget, lower an over-large forget-gate bias, the learning rate, or clip the gradient norm.",
+    ],
     "not_judged": [
         "Modules with parameters of a type the layer registry does not know are not watched: register them with "
         "vanishing.watch.register_layer(Type, LayerRule('weight', node_dim=...)), or add a Linear layer between "
@@ -170,6 +185,10 @@ class Diagnosis:
     ``rel_last`` (RMS_l/RMS_L), ``saturation``, ``dead_fraction``, ``sparsity``
     (NaN where undefined), ``grad_l2`` (median ‖∇W‖₂ of recent steps).
     ``history``: ``epoch``, ``layer``, ``rms`` of every snapshot (for the figure).
+    ``recurrent``: one row per recurrent layer (a cell loop, a fused layer's (layer, direction)) — ``layer``,
+    ``steps``, ``decay`` (per step back), ``first_over_last``, ``horizon``, ``decay_cell`` (LSTM ‖∂L/∂c‖; NaN
+    elsewhere), ``gate`` ("forget", "update" or ""), ``gate_low`` / ``gate_high`` (share of gate values < 0.05 /
+    > 0.95), ``gate_mean``.
     ``clock``: what ``snapshot`` counts — "epoch" (``vanishing run``) or "step"
     (a watched loop).
     """
@@ -185,6 +204,8 @@ class Diagnosis:
     source: str = ""
     n_samples: int | None = None
     unwatched: list[str] = field(default_factory=list)  # modules the unknown= policy left out, "name (Type)"
+    recurrent: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per recurrent layer (see _recurrent_table)
+    through_time: pd.DataFrame | None = None  # the run's through_time table (fused layers, every snapshot)
 
     @property
     def kinds(self) -> list[str]:
@@ -210,6 +231,7 @@ class Diagnosis:
             "layers": _jsonable(self.layers.to_dict(orient="records")),
             "thresholds": asdict(self.thresholds),
             "unwatched": list(self.unwatched),
+            "recurrent": _jsonable(self.recurrent.to_dict(orient="records")),
         }
 
     def to_json(self) -> str:
@@ -240,6 +262,7 @@ class Diagnosis:
                      f"first/last {_g(self.total_ratio, 3)}")
         if self.unwatched and len(self.layers):
             lines.append(f"  not watched (layer types the registry does not know): {', '.join(self.unwatched)}")
+        lines.extend(_recurrent_lines(self.recurrent))
         lines.append("")
         for v in self.verdicts:
             lines.append(f"{v.kind.upper().replace('_', ' ')}: {v.summary}")
@@ -366,7 +389,9 @@ def diagnose_tables(
         if "snapshot" not in ctx:  # a saved watch: the through-time table says which snapshots there are
             ctx["snapshot"] = int(at) if at is not None else int(tt["epoch"].max())
         d = _not_judged(t, ctx)
-        d.verdicts.extend(_time_verdicts(_fused_through_time(tables, d.snapshot)))
+        more, d.recurrent = _recurrent_findings(tables, d.snapshot, [], np.zeros(0), t)
+        d.verdicts.extend(more)
+        d.through_time = tt
         return d
     if bs is None or len(bs) == 0:
         raise MissingProbeError(
@@ -480,9 +505,8 @@ def diagnose_tables(
                                 "dead": {n: _num(dead_count.get(n)) for n in dead_layers}}, list(REMEDIES["dead_units"]),
         ))
 
-    recurrent = through_time(names, rms)
-    recurrent.update(_fused_through_time(tables, snap))
-    verdicts.extend(_time_verdicts(recurrent))
+    more, recurrent_table = _recurrent_findings(tables, snap, names, rms, t)
+    verdicts.extend(more)
 
     if not verdicts:
         if len(names) < 2:
@@ -496,35 +520,135 @@ def diagnose_tables(
 
     history = bs[["epoch", "layer", "rms"]].copy()
     return Diagnosis(verdicts, layer_table, snap, clock, gm, total, t, history.reset_index(drop=True),
-                     str(ctx.get("source", "")), n_samples, list(ctx.get("unwatched") or []))
+                     str(ctx.get("source", "")), n_samples, list(ctx.get("unwatched") or []), recurrent_table,
+                     tables.get("through_time"))
 
 
-def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]]) -> list[Verdict]:
-    """vanishing/exploding through time for each recurrent layer of :func:`through_time` (cell loops and fused layers)."""
+# --------------------------------------------------------------------------- recurrent layers: through time and gates
+
+
+def _recurrent_findings(tables, snap: int, names: list[str], rms: np.ndarray, t: Thresholds):
+    """(verdicts, per-layer table) of the recurrent layers: cell loops (``name@t`` δ rows) and fused tracks."""
+    recurrent = through_time(names, rms)
+    recurrent.update(_fused_through_time(tables, snap))
+    gates = _gates(tables, snap)
+    verdicts = _time_verdicts(recurrent, gates, t) + _gate_verdicts(gates, t)
+    return verdicts, _recurrent_table(recurrent, _fused_through_time(tables, snap, "rms_cell"), gates)
+
+
+def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]], gates: Mapping[str, Mapping[str, Any]] | None = None,
+                   t: Thresholds | None = None) -> list[Verdict]:
+    """vanishing/exploding through time for each recurrent layer of :func:`through_time` (cell loops and fused layers).
+
+    No verdict for a layer whose signal at lag 0 is exactly 0 (a reverse direction read only at its first step,
+    out[:, −1]): its lag-0 reference is undefined. A reverse direction (``….reverse``) is not called exploding for
+    growth alone: a read-out at the last position (out[:, −1]) feeds it at its *first* step, so its signal grows
+    towards lag T − 1 without any amplification by the recurrence; a non-finite signal still is. With the layer's gate closed (a share < 0.05 above
+    ``t.gate_saturation``) the summary says so and the gate remedies come first.
+    """
+    gates, t = gates or {}, t or Thresholds()
     verdicts = []
     for base, r in recurrent.items():
+        by_lag = np.asarray(r["rms_by_lag"], dtype=float)
+        if np.all(np.isfinite(by_lag)) and by_lag[0] == 0:
+            continue
         summary_t = (f"{base}: ‖∂L/∂h‖ over {r['steps']} applications changes ×{_g(r['decay'], 3)} per step back "
                      f"(geometric fit), {_g(r['first_over_last'], 3)} at the first step vs the last")
+        gate = gates.get(base)
+        closed = gate is not None and math.isfinite(gate["low"]) and gate["low"] > t.gate_saturation
         if r["horizon"] is not None:
+            note = f"; its {gate['gate']} gate is < 0.05 on {gate['low']:.0%} of values" if closed else ""
+            remedies = (REMEDIES["gate_closed"][:1] if closed else []) + REMEDIES["vanishing_through_time"]
             verdicts.append(Verdict("vanishing_through_time", summary_t + f"; memory horizon {r['horizon']} steps "
-                                    f"(the signal is below {HORIZON:.0%} of its value at the last step).", [base], dict(r),
-                                    list(REMEDIES["vanishing_through_time"])))
-        elif math.isfinite(r["first_over_last"]) and r["first_over_last"] > 1 / HORIZON or not math.isfinite(r["first_over_last"]):
+                                    f"(the signal is below {HORIZON:.0%} of its value at the last step){note}.", [base],
+                                    dict(r), list(dict.fromkeys(remedies))))
+        elif not np.all(np.isfinite(by_lag)) or (r["first_over_last"] > 1 / HORIZON and not base.endswith(".reverse")):
             verdicts.append(Verdict("exploding_through_time", summary_t + ".", [base], dict(r),
                                     list(REMEDIES["exploding_through_time"])))
     return verdicts
 
 
-def _fused_through_time(tables: Mapping[str, pd.DataFrame], snap: int) -> dict[str, dict[str, Any]]:
-    """:func:`through_time` of the fused nn.RNN/GRU/LSTM layers (table ``through_time``: ‖∂L/∂h_t‖ per step t)."""
+def _fused_through_time(tables: Mapping[str, pd.DataFrame], snap: int, column: str = "rms") -> dict[str, dict[str, Any]]:
+    """:func:`through_time` of the fused nn.RNN/GRU/LSTM tracks (table ``through_time``: RMS ‖∂L/∂h‖ per t = T − lag).
+
+    ``column="rms_cell"``: the same for an LSTM's ‖∂L/∂c‖ (tracks whose column is all NaN are left out).
+    """
     rows = _at(tables.get("through_time"), snap)
     out: dict[str, dict[str, Any]] = {}
-    if rows is None:
+    if rows is None or column not in rows:
         return out
     for layer, r in rows.groupby("layer", sort=False):
         r = r.sort_values("t")
-        out.update(through_time([f"{layer}@{int(k)}" for k in r["t"]], r["rms"].to_numpy(dtype=float)))
+        values = r[column].to_numpy(dtype=float)
+        if column != "rms" and np.all(np.isnan(values)):
+            continue
+        out.update(through_time([f"{layer}@{int(k)}" for k in r["t"]], values))
     return out
+
+
+def _gates(tables: Mapping[str, pd.DataFrame], snap: int) -> dict[str, dict[str, Any]]:
+    """Table ``gate_saturation`` at the snapshot: layer → {gate, n, low, high, mean}."""
+    rows = _at(tables.get("gate_saturation"), snap)
+    if rows is None:
+        return {}
+    return {str(r["layer"]): {"gate": str(r["gate"]), "n": int(r["n"]), "low": float(r["low"]),
+                              "high": float(r["high"]), "mean": float(r["mean"])} for _, r in rows.iterrows()}
+
+
+def _gate_verdicts(gates: Mapping[str, Mapping[str, Any]], t: Thresholds) -> list[Verdict]:
+    """gate_saturated: a layer with more than ``t.gate_saturation`` of its forget/update-gate values < 0.05 or > 0.95.
+
+    Closed (≈ 0): the state is dropped at every step, so ∂L/∂h cannot flow back through it. Open (≈ 1): the state
+    is copied and σ′ < 0.05, so the gate's own weights hardly learn. The remedies follow which side it is.
+    """
+    closed = {n: g for n, g in gates.items() if math.isfinite(g["low"]) and g["low"] > t.gate_saturation}
+    opened = {n: g for n, g in gates.items() if math.isfinite(g["high"]) and g["high"] > t.gate_saturation}
+    if not closed and not opened:
+        return []
+    parts = [f"{n} ({g['gate']} gate) {g['low']:.0%} < 0.05" for n, g in closed.items()]
+    parts += [f"{n} ({g['gate']} gate) {g['high']:.0%} > 0.95" for n, g in opened.items()]
+    why = []
+    if closed:
+        why.append("a gate ≈ 0 drops the state at every step, so the signal cannot flow back through it")
+    if opened:
+        why.append("a gate ≈ 1 copies the state and passes almost no gradient to its own weights")
+    remedies = (REMEDIES["gate_closed"] if closed else []) + (REMEDIES["gate_open"] if opened else [])
+    layers = list(dict.fromkeys(list(closed) + list(opened)))
+    return [Verdict("gate_saturated", f"more than {t.gate_saturation:.0%} of the gate values are saturated in: "
+                    f"{', '.join(parts)}; {'; '.join(why)}.", layers,
+                    {"gates": {n: dict(gates[n]) for n in layers}}, list(remedies))]
+
+
+def _recurrent_table(recurrent, cells, gates) -> pd.DataFrame:
+    """One row per recurrent layer (columns in :class:`Diagnosis`), the through-time layers first."""
+    nan = float("nan")
+    rows = []
+    for layer in list(dict.fromkeys(list(recurrent) + list(gates))):
+        r, c, g = recurrent.get(layer, {}), cells.get(layer, {}), gates.get(layer, {})
+        rows.append({"layer": layer, "steps": r.get("steps", nan), "decay": r.get("decay", nan),
+                     "first_over_last": r.get("first_over_last", nan),
+                     "horizon": r.get("horizon") if r.get("horizon") is not None else nan,
+                     "decay_cell": c.get("decay", nan), "gate": g.get("gate", ""), "gate_low": g.get("low", nan),
+                     "gate_high": g.get("high", nan), "gate_mean": g.get("mean", nan)})
+    columns = ["layer", "steps", "decay", "first_over_last", "horizon", "decay_cell", "gate", "gate_low", "gate_high",
+               "gate_mean"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _recurrent_lines(table: pd.DataFrame) -> list[str]:
+    """The recurrent-layer block of the printed diagnosis (nothing when there is no recurrent layer)."""
+    if table is None or not len(table):
+        return []
+    wn = max([5] + [len(str(n)) for n in table["layer"]])
+    lines = ["", "  recurrent layers: ‖∂L/∂h‖ against the lag from each layer's last step; gate values < 0.05 | > 0.95",
+             f"  {'layer':<{wn}} {'steps':>5} {'decay/step':>10} {'first/last':>10} {'horizon':>7} {'c decay':>8} "
+             f"{'gate':>7} {'<0.05':>7} {'>0.95':>7}"]
+    for _, r in table.iterrows():
+        horizon = "none" if math.isfinite(float(r["steps"])) and not math.isfinite(float(r["horizon"])) else _int(r["horizon"])
+        lines.append(f"  {str(r['layer']):<{wn}} {_int(r['steps']):>5} {_g(r['decay']):>10} {_g(r['first_over_last']):>10} "
+                     f"{horizon:>7} {_g(r['decay_cell']):>8} {str(r['gate']) or '–':>7} {_pct(r['gate_low']):>7} "
+                     f"{_pct(r['gate_high']):>7}")
+    return lines
 
 
 def through_time(names: list[str], rms: np.ndarray) -> dict[str, dict[str, Any]]:

@@ -46,6 +46,7 @@ import torch
 from torch import nn
 
 from .. import activations as act_registry
+from .recurrent import Track, cell_gate, fused_through_time, unroll
 
 POLICIES = ("error", "warn", "skip")
 
@@ -259,52 +260,6 @@ def discover(model: nn.Module, unknown: str = "warn") -> Layout:
     return layout
 
 
-# --------------------------------------------------------------------------- fused recurrent layers, through time
-
-
-def fused_through_time(module: nn.Module) -> bool:
-    """A fused ``nn.RNN``/``nn.GRU``/``nn.LSTM`` whose per-step ‖∂L/∂h_t‖ the snapshot reads: one layer, one direction."""
-    return (isinstance(module, (nn.RNN, nn.GRU, nn.LSTM)) and module.num_layers == 1 and not module.bidirectional
-            and getattr(module, "proj_size", 0) == 0)
-
-
-def unroll(module: nn.Module, inputs: tuple) -> tuple[Any, list[torch.Tensor]] | None:
-    """The module's output recomputed by stepping its cell (``torch._VF`` cell kernels, same weights): (output, [h_t]).
-
-    The fused kernel's output sequence only carries ∂L/∂h_t through its direct use; stepped, each h_t is a
-    tensor of the graph and ``autograd.grad`` gives the total ∂L/∂h_t (through every later step too).
-    None where it does not apply (packed or unbatched input).
-    """
-    x = inputs[0] if inputs else None
-    if not isinstance(x, torch.Tensor) or x.dim() != 3:
-        return None
-    hx = inputs[1] if len(inputs) > 1 else None
-    xs = x.transpose(0, 1) if module.batch_first else x  # (T, N, I)
-    n, hidden = xs.shape[1], module.hidden_size
-    zeros = lambda: xs.new_zeros(n, hidden)  # noqa: E731
-    lstm = isinstance(module, nn.LSTM)
-    weights = [module.weight_ih_l0, module.weight_hh_l0, getattr(module, "bias_ih_l0", None),
-               getattr(module, "bias_hh_l0", None)]
-    if lstm:
-        h, c = (hx[0][0], hx[1][0]) if hx is not None else (zeros(), zeros())
-    else:
-        h = hx[0] if hx is not None else zeros()
-    if isinstance(module, nn.GRU):
-        cell = torch._VF.gru_cell
-    elif isinstance(module, nn.RNN):
-        cell = torch._VF.rnn_tanh_cell if module.nonlinearity == "tanh" else torch._VF.rnn_relu_cell
-    hs = []
-    for t in range(xs.shape[0]):
-        if lstm:
-            h, c = torch._VF.lstm_cell(xs[t], (h, c), *weights)
-        else:
-            h = cell(xs[t], h, *weights)
-        hs.append(h)
-    out = torch.stack(hs, 1 if module.batch_first else 0)
-    last = (hs[-1].unsqueeze(0), c.unsqueeze(0)) if lstm else hs[-1].unsqueeze(0)
-    return (out, last), hs
-
-
 # --------------------------------------------------------------------------- capture on the probe batch
 
 
@@ -317,7 +272,9 @@ class Event:
     output: torch.Tensor | None = None  # weight layers: their output a (in the graph, for autograd.grad)
     pre: torch.Tensor | None = None  # activations: their input (detached copy)
     out: torch.Tensor | None = None  # activations: their output (detached copy)
-    steps: list[torch.Tensor] | None = None  # recurrent: h_1 … h_T of the stepped layer (in the graph)
+    steps: list[torch.Tensor] | None = None  # recurrent: h_t of the stepped (layer, direction), by position (in the graph)
+    track: Track | None = None  # recurrent: the stepped (layer, direction) (see .recurrent)
+    gates: torch.Tensor | None = None  # nn.LSTMCell/GRUCell calls: forget/update-gate counts (.recurrent.gate_counts)
 
 
 class Capture:
@@ -361,7 +318,7 @@ class Capture:
                 return None
             if torch.is_grad_enabled() and not output.requires_grad and output.is_floating_point():
                 output = output.detach().requires_grad_(True)  # a frozen first layer: δ is still defined at its output
-            self.events.append(Event("weight", name, output=output))
+            self.events.append(Event("weight", name, output=output, gates=cell_gate(module, inputs)))
             return output.clone() if rest is None else (output.clone(), *rest)
 
         return hook
@@ -370,10 +327,10 @@ class Capture:
         def hook(module, inputs, output):
             if not torch.is_grad_enabled():
                 return None
-            stepped = unroll(module, inputs)
-            if stepped is None:
+            stepped = unroll(module, inputs, name)
+            if stepped is None:  # unbatched input: the fused output stands, nothing is read through time
                 return None
-            self.events.append(Event("recurrent", name, steps=stepped[1]))
+            self.events.extend(Event("recurrent", track.name, steps=track.hs, track=track) for track in stepped[1])
             return stepped[0]
 
         return hook

@@ -67,6 +67,7 @@ from ..probes import (
 from ..probes.grad_norms import COLUMNS as GRAD_COLUMNS
 from .hooks import Capture, Layout, discover, nodes_first, pair_events
 from .per_example import check_reduction, probe_size, resolve_reduction, summed_loss
+from .recurrent import gate_summary, lag_rows
 
 STEP_MODES = ("backward", "call")
 MAX_CLASSES = 100  # per-class activation statistics up to this many classes; pooled only above
@@ -178,7 +179,8 @@ class Watch:
         self._busy = False
         self._closed = False
         self._handles: list[Any] = []
-        self._tt_rows: list[tuple[int, str, int, float]] = []  # through time, fused recurrent layers: (step, layer, t, rms)
+        self._tt_rows: list[tuple] = []  # through time, fused recurrent layers: (step, layer, t, rms, lag, n, rms_cell)
+        self._gate_rows: list[tuple] = []  # gate saturation: (step, layer, gate, n, low, high, mean)
         self._tb = None
         self._discover_order()  # one eval-mode forward pass: execution order, hidden layers, pairing
         if tensorboard is not None:
@@ -370,9 +372,10 @@ class Watch:
             total = self._total(output, self.y, self.n)
             targets = [pairs[n][0].output for n in layers]
             recurrent = self._recurrent_events(cap.events)
-            steps = [h for e in recurrent for h in e.steps]
+            steps = [s for e in recurrent for s in e.track.hs + (e.track.cs or [])]
             grads = list(torch.autograd.grad(total, targets + steps, allow_unused=True)) if targets or steps else []
             self._record_through_time(recurrent, grads[len(targets):])
+            self._record_gates(cap.events, recurrent)
             grads = grads[: len(targets)]
         pre, out, deltas, acts = [], [], [], []
         for n, g in zip(layers, grads):
@@ -403,16 +406,35 @@ class Watch:
                 and all(h.requires_grad for h in e.steps)]
 
     def _record_through_time(self, recurrent, grads) -> None:
-        """Per fused recurrent layer and step t = 1 … T: RMS over probe examples of the total ‖∂(Σ_n E_n)/∂h_t‖."""
+        """Per stepped (layer, direction) and lag k: RMS over probe examples of the total ‖∂(Σ_n E_n)/∂h‖ (and ∂c).
+
+        See :func:`.recurrent.lag_rows`; ``grads`` are those of every track's h_t, then its c_t, track by track.
+        """
         i = 0
         for e in recurrent:
-            for t, h in enumerate(e.steps, 1):
-                g = grads[i]
-                i += 1
-                g = torch.zeros_like(h) if g is None else g.detach()
-                g = g if g.dtype == torch.float64 else g.float()
-                rms = float(torch.linalg.vector_norm(g.reshape(g.shape[0], -1), dim=1).square().mean().sqrt())
-                self._tt_rows.append((self.steps, e.name, t, rms))
+            tr = e.track
+            gh = grads[i: i + tr.steps]
+            i += tr.steps
+            gc = None
+            if tr.cs is not None:
+                gc = grads[i: i + tr.steps]
+                i += tr.steps
+            for lag, t, n, rms, rms_c in lag_rows(tr, gh, gc):
+                self._tt_rows.append((self.steps, e.name, t, rms, lag, n, rms_c))
+
+    def _record_gates(self, events, recurrent) -> None:
+        """Forget (LSTM) / update (GRU) gate saturation per recurrent layer: fused tracks and LSTMCell/GRUCell modules."""
+        counts: dict[str, tuple[str, torch.Tensor]] = {}
+        for e in recurrent:
+            if e.track.gates is not None:
+                counts[e.name] = (e.track.gate, e.track.gates)
+        for e in events:
+            if e.kind == "weight" and e.gates is not None:
+                gate = "forget" if isinstance(self.layout.weight[e.name], nn.LSTMCell) else "update"
+                old = counts.get(e.name)
+                counts[e.name] = (gate, e.gates if old is None else old[1] + e.gates)
+        for layer, (gate, c) in counts.items():
+            self._gate_rows.append((self.steps, layer, gate, *gate_summary(c)))
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -466,9 +488,18 @@ class Watch:
         tables = {"grad_norms": grad}
         tables.update(self.recorder.tables())
         if self._tt_rows:
-            st, layer, t, rms = zip(*self._tt_rows)
+            st, layer, t, rms, lag, n, rms_c = zip(*self._tt_rows)
             tables["through_time"] = {"epoch": np.asarray(st, dtype=np.int64), "layer": np.asarray(layer, dtype=str),
-                                      "t": np.asarray(t, dtype=np.int64), "rms": np.asarray(rms, dtype=np.float64)}
+                                      "t": np.asarray(t, dtype=np.int64), "rms": np.asarray(rms, dtype=np.float64),
+                                      "lag": np.asarray(lag, dtype=np.int64), "n": np.asarray(n, dtype=np.int64),
+                                      "rms_cell": np.asarray(rms_c, dtype=np.float64)}
+        if self._gate_rows:
+            st, layer, gate, n, low, high, mean = zip(*self._gate_rows)
+            tables["gate_saturation"] = {
+                "epoch": np.asarray(st, dtype=np.int64), "layer": np.asarray(layer, dtype=str),
+                "gate": np.asarray(gate, dtype=str), "n": np.asarray(n, dtype=np.int64),
+                "low": np.asarray(low, dtype=np.float64), "high": np.asarray(high, dtype=np.float64),
+                "mean": np.asarray(mean, dtype=np.float64)}
         return tables
 
     def tables(self) -> dict[str, pd.DataFrame]:
