@@ -558,14 +558,19 @@ def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]], gates: Mapping[st
         closed = gate is not None and math.isfinite(gate["low"]) and gate["low"] > t.gate_saturation
         if r["horizon"] is not None:
             note = f"; its {gate['gate']} gate is < 0.05 on {gate['low']:.0%} of values" if closed else ""
-            remedies = (REMEDIES["gate_closed"][:1] if closed else []) + REMEDIES["vanishing_through_time"]
+            remedies = (REMEDIES["gate_closed"][:1] if closed else []) + _ungated(REMEDIES["vanishing_through_time"], gate)
             verdicts.append(Verdict("vanishing_through_time", summary_t + f"; memory horizon {r['horizon']} steps "
                                     f"(the signal is below {HORIZON:.0%} of its value at the last step){note}.", [base],
                                     dict(r), list(dict.fromkeys(remedies))))
         elif not np.all(np.isfinite(by_lag)) or (r["first_over_last"] > 1 / HORIZON and not base.endswith(".reverse")):
             verdicts.append(Verdict("exploding_through_time", summary_t + ".", [base], dict(r),
-                                    list(REMEDIES["exploding_through_time"])))
+                                    _ungated(REMEDIES["exploding_through_time"], gate)))
     return verdicts
+
+
+def _ungated(remedies: list[str], gate: Mapping[str, Any] | None) -> list[str]:
+    """The remedies, less "use a gated cell" for a layer that has a gate already (an LSTM or GRU)."""
+    return [r for r in remedies if gate is None or not r.startswith("Use a gated cell")]
 
 
 def _fused_through_time(tables: Mapping[str, pd.DataFrame], snap: int, column: str = "rms") -> dict[str, dict[str, Any]]:
