@@ -39,6 +39,16 @@ class CellLoop(nn.Module):
         return self.head(h)
 
 
+class BiLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(3, 8, num_layers=2, bidirectional=True, batch_first=True)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        return self.head(self.lstm(x)[0][:, -1])
+
+
 class LSTMNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -75,6 +85,8 @@ def _expected(rows: pd.DataFrame, layer: str, step: int) -> tuple[np.ndarray, np
     """(lags, rms, memory horizon) of one layer at one step, straight from the table rows."""
     r = rows[(rows["layer"] == layer) & (rows["epoch"] == step)].sort_values("t")
     lag = r["t"].max() - r["t"].to_numpy()
+    if "lag" in r:  # the recorded lag, where the table has one, is the same k = T − t
+        np.testing.assert_array_equal(r["lag"].to_numpy(), lag)
     rms = r["rms"].to_numpy(dtype=float)
     at_loss = rms[np.argmax(r["t"].to_numpy())]
     below = [int(k) for k, v in sorted(zip(lag, rms)) if v < 0.1 * at_loss]
@@ -96,7 +108,8 @@ def _check_axes(ax, rows: pd.DataFrame, layer: str, steps: list[int]) -> None:
         lag, rms, _ = _expected(rows, layer, step)
         line = lines[f"step {step}"]
         np.testing.assert_array_equal(np.asarray(line.get_xdata()), lag)
-        np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), rms, rtol=0, atol=0)
+        np.testing.assert_allclose(np.asarray(line.get_ydata(), dtype=float), np.where(rms > 0, rms, np.nan), rtol=0,
+                                   atol=0)  # a zero signal (log axis) is left out of the line
     assert lines[f"step {steps[-1]}"].get_linewidth() > max([lines[f"step {s}"].get_linewidth() for s in steps[:-1]] or [0])
     _, rms, horizon = _expected(rows, layer, steps[-1])
     marks = [ln for ln in ax.get_lines() if ln.get_label().startswith("memory horizon")]
@@ -192,6 +205,23 @@ def test_several_layers_extra_columns_and_latest_default():
         watch_figure.through_time_figure(df, steps=[3])
     with pytest.raises(ValueError, match="kind"):
         watch_figure.figure(df, kind="bogus")
+
+
+def test_stacked_bidirectional_lstm_one_panel_per_track(tmp_path):
+    torch.manual_seed(1)
+    x, y = torch.randn(16, 6, 3), torch.randint(0, 2, (16,))
+    w = _train(BiLSTM(), x, y, steps=2, unknown="skip")
+    rows = w.tables()["through_time"]
+    layers = list(dict.fromkeys(rows["layer"]))
+    assert len(layers) >= 2  # more than one track: layers and directions, each its own row group
+    run = w.save(tmp_path / "results", "bi")
+    saved = vanishing.load(tmp_path / "results").probe("through_time")
+    for fig in (watch_figure.through_time_figure(w, steps="all"), watch_figure.through_time_figure(run, steps="all"),
+                report_figures.through_time(report_figures.time_rows(saved), steps="all")):
+        axes = [ax for ax in fig.axes if ax.get_visible()]
+        assert [ax.get_title() for ax in axes] == layers
+        for ax, layer in zip(axes, layers):
+            _check_axes(ax, rows, layer, [0, 2])
 
 
 def test_no_recurrent_layer_no_figure_no_crash(watched, tmp_path):

@@ -771,11 +771,11 @@ def through_time(
             if snap.empty:
                 continue
             t = snap["t"].to_numpy(int)
-            lag = int(t.max()) - t
+            lag = snap["lag"].to_numpy(int) if "lag" in snap and snap["lag"].notna().all() else int(t.max()) - t  # k = T − t
             rms = snap["rms"].to_numpy(float)
             values.append(rms)
             bold = step == latest
-            ax.plot(lag, rms, marker="o" if bold else None, ms=3, lw=1.8 if bold else 1.0, alpha=1.0 if bold else 0.35,
+            ax.plot(lag, np.where(rms > 0, rms, np.nan), marker="o" if bold else None, ms=3, lw=1.8 if bold else 1.0, alpha=1.0 if bold else 0.35,
                     color=colors[step] if len(chosen) > 1 else TAB10[0], zorder=3 if bold else 2,
                     label=f"{clock} {step}" + (" (latest)" if bold and len(chosen) > 1 else ""))
             if bold:

@@ -196,7 +196,7 @@ def through_time_figure(source: Any, path: str | Path | None = None, *, steps: S
             if snap.empty:
                 continue
             t = snap["t"].to_numpy(dtype=int)
-            lag = int(t.max()) - t
+            lag = snap["lag"].to_numpy(dtype=int) if "lag" in snap and snap["lag"].notna().all() else int(t.max()) - t  # k = T − t
             rms = snap["rms"].to_numpy(dtype=float)
             bold = step == latest
             color = cmap(0.85 * j / max(len(chosen) - 1, 1)) if len(chosen) > 1 else "C0"
