@@ -59,6 +59,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import UsageError
+from .blocks import block_view
 
 KINDS = ("vanishing", "exploding", "saturated", "dead_units", "healthy", "not_judged", "vanishing_through_time",
          "exploding_through_time", "gate_saturated")
@@ -206,6 +207,7 @@ class Diagnosis:
     unwatched: list[str] = field(default_factory=list)  # modules the unknown= policy left out, "name (Type)"
     recurrent: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per recurrent layer (see _recurrent_table)
     through_time: pd.DataFrame | None = None  # the run's through_time table (fused layers, every snapshot)
+    depth_axis: str = ""  # "" (layer order) or how the block view judged depth (:mod:`.blocks`)
 
     @property
     def kinds(self) -> list[str]:
@@ -232,6 +234,7 @@ class Diagnosis:
             "thresholds": asdict(self.thresholds),
             "unwatched": list(self.unwatched),
             "recurrent": _jsonable(self.recurrent.to_dict(orient="records")),
+            "depth_axis": self.depth_axis or "layers",
         }
 
     def to_json(self) -> str:
@@ -260,6 +263,8 @@ class Diagnosis:
         gm = _g(self.geometric_mean_ratio, 3)
         lines.append(f"  geometric-mean ratio {gm} (vanishing < {t.vanishing:g}, exploding > {t.exploding:g}); "
                      f"first/last {_g(self.total_ratio, 3)}")
+        if self.depth_axis:
+            lines.append(f"  depth {self.depth_axis}: a block's parallel branches are not read as depth")
         if self.unwatched and len(self.layers):
             lines.append(f"  not watched (layer types the registry does not know): {', '.join(self.unwatched)}")
         lines.extend(_recurrent_lines(self.recurrent))
@@ -444,6 +449,11 @@ def diagnose_tables(
 
     verdicts: list[Verdict] = []
     deep = len(names) >= t.min_total_layers
+    view = block_view(names, rms)
+    if view is not None:  # repeated blocks (a transformer, a ResNet): each role against itself (see .blocks)
+        gm, total, deep = view.geometric_mean_ratio, view.first_to_last, view.n_blocks >= t.min_total_layers
+        same = view.same_role_last(rms)
+        rel_last = np.array([same.get(i, np.nan) for i in range(len(names))])
     pair_evidence = {f"{names[i]}→{names[i + 1]}": _num(ratio[i]) for i in range(len(names) - 1)}
 
     # vanishing
@@ -451,12 +461,13 @@ def diagnose_tables(
     vanish_total = deep and math.isfinite(total) and total < t.vanishing_total
     if vanish_gm or vanish_total:
         starved = [n for n, r in zip(names[:-1], rel_last[:-1]) if r < t.starved] or names[:1]
-        why = (f"RMS per-example δ shrinks ×{_g(gm, 2)} per layer going back (geometric mean of {len(pair)} layer "
-               f"ratios, threshold {t.vanishing:g})") if vanish_gm else (
+        ratios_text = view.describe() if view is not None else f"geometric mean of {len(pair)} layer ratios"
+        why = (f"RMS per-example δ shrinks ×{_g(gm, 2)} per layer going back ({ratios_text}, threshold "
+               f"{t.vanishing:g})") if vanish_gm else (
                f"the first hidden layer gets {_g(total, 2)} of the last one's RMS δ (threshold {t.vanishing_total:g}) "
                f"although the per-layer geometric-mean ratio is {_g(gm, 2)}")
-        summary = (f"{why}; the first layers are starved: {', '.join(starved)} "
-                   f"(RMS δ < {t.starved:.0%} of the last hidden layer's {names[-1]}).")
+        versus = "the same role's in the last block" if view is not None else f"the last hidden layer's {names[-1]}"
+        summary = f"{why}; the first layers are starved: {', '.join(starved)} (RMS δ < {t.starved:.0%} of {versus})."
         verdicts.append(Verdict("vanishing", summary, starved, {
             "geometric_mean_ratio": _num(gm), "first_to_last": _num(total), "ratios": pair_evidence,
             "rms": {n: _num(v) for n, v in zip(names, rms)}, "rule": "gm" if vanish_gm else "first_to_last",
@@ -521,7 +532,7 @@ def diagnose_tables(
     history = bs[["epoch", "layer", "rms"]].copy()
     return Diagnosis(verdicts, layer_table, snap, clock, gm, total, t, history.reset_index(drop=True),
                      str(ctx.get("source", "")), n_samples, list(ctx.get("unwatched") or []), recurrent_table,
-                     tables.get("through_time"))
+                     tables.get("through_time"), view.describe() if view is not None else "")
 
 
 # --------------------------------------------------------------------------- recurrent layers: through time and gates
