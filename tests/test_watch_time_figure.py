@@ -140,6 +140,10 @@ def test_live_watch_figure_equals_the_tables(watched, tmp_path):
     fig = watch_figure.through_time_figure(watched["cell"].diagnose(), steps=[0, 4])  # a Diagnosis: from its δ history
     _check_axes(fig.axes[0], cell_rows, "cell", [0, 4])
 
+    # Diagnosis.figure(kind="through_time"): a fused layer's panel from the diagnosis' through_time table
+    fig = watched["lstm"].diagnose().figure(kind="through_time", steps="all")
+    _check_axes(fig.axes[0], lstm_rows, "lstm", [0, 2, 4])
+
 
 def test_saved_run_figure_and_diagnose_cli(watched, tmp_path, capsys):
     paths = watched["paths"]

@@ -40,43 +40,59 @@ QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 STAT_COLUMNS = ("mean", "std", "q05", "q25", "median", "q75", "q95")
 
 
-def _group_stats(v: torch.Tensor) -> torch.Tensor:
-    """[mean, std, quantiles…] along dim -2 of (..., m, width) → (..., 7, width)."""
+def _group_stats(v: torch.Tensor, max_samples: int | None = None) -> torch.Tensor:
+    """[mean, std, quantiles…] along dim -2 of (..., m, width) → (..., 7, width).
+
+    Mean and std always use all m samples. With ``max_samples`` < m the
+    quantiles come from ``max_samples`` evenly strided samples (indices
+    round(i (m − 1) / (max_samples − 1))): the sort, not the mean, is what a
+    snapshot of a language model's N × T tokens per node pays for; the
+    quantile's standard error on s samples is √(q(1 − q)/s) / p(x_q).
+    """
     m = v.shape[-2]
     mean = v.mean(dim=-2)
     std = v.std(dim=-2) if m > 1 else torch.full_like(mean, float("nan"))
+    if max_samples is not None and m > max_samples:
+        idx = torch.linspace(0, m - 1, max_samples, device=v.device).round().long()
+        v = v.index_select(-2, idx)
     q = torch.quantile(v, torch.tensor(QUANTILES, dtype=v.dtype, device=v.device), dim=-2)  # (5, ..., width)
     q = q.movedim(0, -2)
     return torch.cat([mean.unsqueeze(-2), std.unsqueeze(-2), q], dim=-2)
 
 
-def node_stats(values: torch.Tensor, labels: torch.Tensor, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def node_stats(values: torch.Tensor, labels: torch.Tensor, n_classes: int, *,
+               max_samples: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per class and node: [mean, std, q05, q25, median, q75, q95] of ``values``.
 
     ``values`` (N, width) or (N, C, *spatial); ``labels`` (N,) in [0, n_classes).
     Returns (stats, counts): stats (n_classes + 1, 7, width) where row
     ``n_classes`` pools every sample, counts (n_classes + 1,). A class without
-    samples gives NaN.
+    samples gives NaN. ``max_samples``: quantiles from at most that many
+    strided samples per group (see :func:`_group_stats`; default: all).
+    With one class the pooled row is that class's row (computed once).
     """
     v, y = samples_by_node(values, labels)
     v = v.float()
     width = v.shape[1]
     counts = torch.bincount(y, minlength=n_classes)[:n_classes]
     out = torch.full((n_classes + 1, len(STAT_COLUMNS), width), float("nan"), device=v.device)
+    counts_list = counts.tolist()
+    if n_classes == 1:  # a language model's targets, or one probe class: the pooled row is the class row
+        out[0] = out[1] = _group_stats(v, max_samples)
+        return out, torch.cat([counts, counts.sum().reshape(1)])
     order = torch.argsort(y, stable=True)
     sorted_v = v[order]
-    counts_list = counts.tolist()
     present = [c for c in range(n_classes) if counts_list[c] > 0]
     if present and len({counts_list[c] for c in present}) == 1:  # stratified: one batched pass
         m = counts_list[present[0]]
-        out[present] = _group_stats(sorted_v.reshape(len(present), m, width))
+        out[present] = _group_stats(sorted_v.reshape(len(present), m, width), max_samples)
     else:
         start = 0
         for c in range(n_classes):
             if counts_list[c]:
-                out[c] = _group_stats(sorted_v[start : start + counts_list[c]])
+                out[c] = _group_stats(sorted_v[start : start + counts_list[c]], max_samples)
             start += counts_list[c]
-    out[n_classes] = _group_stats(v)
+    out[n_classes] = _group_stats(v, max_samples)
     return out, torch.cat([counts, counts.sum().reshape(1)])
 
 
@@ -99,7 +115,13 @@ def layer_histogram(values: torch.Tensor, bins: int, lo: float = -math.inf, hi: 
 
 @register
 class ActivationStats(SnapshotProbe):
-    """Per layer, node and class on the probe set: mean, std, median and quantiles; per-layer histograms."""
+    """Per layer, node and class on the probe set: mean, std, median and quantiles; per-layer histograms.
+
+    Options of a spec: ``epochs``, ``k``, ``bins``. The Python constructor also takes ``max_samples``
+    (quantiles from at most that many strided samples per group, :func:`_group_stats`); it is not part of
+    the spec grammar, so run configurations (and their ids) always use every sample. ``vanishing.watch``
+    sets it (:data:`vanishing.watch.watcher.QUANTILE_SAMPLES`).
+    """
 
     name = "activation_stats"
     tables = ("activation_stats", "activation_hist")
@@ -116,7 +138,7 @@ class ActivationStats(SnapshotProbe):
     def compute(self, view: ProbeSetView) -> dict[str, Columns]:
         stats_parts, hist_parts = [], []
         for name, act, out in zip(view.layers, view.activations, view.out):
-            stats, counts = node_stats(out, view.labels, view.n_classes)
+            stats, counts = node_stats(out, view.labels, view.n_classes, max_samples=self.options.get("max_samples"))
             k, _, width = stats.shape
             classes = np.r_[np.arange(view.n_classes), -1]
             part: Columns = {

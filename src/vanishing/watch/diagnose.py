@@ -240,11 +240,12 @@ class Diagnosis:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)
 
-    def figure(self, path=None):
-        """RMS per-example δ per layer at every snapshot (log scale); saved as PNG/PDF when ``path`` is given."""
-        from .figure import delta_figure
+    def figure(self, path=None, *, kind: str = "delta", steps=None):
+        """``kind="delta"``: RMS per-example δ per layer at every snapshot (log scale); ``"through_time"``:
+        ‖∂L/∂h_{T−k}‖ against the lag k per recurrent layer. Saved as PNG/PDF when ``path`` is given."""
+        from .figure import figure
 
-        return delta_figure(self, path)
+        return figure(self, path, kind=kind, steps=steps)
 
     def __str__(self) -> str:
         t = self.thresholds

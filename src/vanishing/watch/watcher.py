@@ -71,6 +71,10 @@ from .recurrent import gate_summary, lag_rows
 
 STEP_MODES = ("backward", "call")
 MAX_CLASSES = 100  # per-class activation statistics up to this many classes; pooled only above
+# activation-statistics quantiles from at most this many strided samples per (node, class): exact below it (an MLP's
+# probe batch), ±√(q(1−q)/4096) ≈ ±0.7 percentile points of rank above it (a language model's N × T tokens, a
+# CNN's N × H × W positions), where the sort dominated the snapshot; mean and std stay exact
+QUANTILE_SAMPLES = 4096
 
 
 class UnknownActivation:
@@ -167,7 +171,7 @@ class Watch:
         self._overrides = self._check_overrides(activations or {})
         self._probes = [
             BackpropSignal(at_init()),
-            ActivationStats(at_init(), bins=self.bins),
+            ActivationStats(at_init(), bins=self.bins, max_samples=QUANTILE_SAMPLES),
             Sparsity(at_init()),
             DeadUnits(at_init()),
             Saturation(at_init(), threshold=self.saturation_threshold),
