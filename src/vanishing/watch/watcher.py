@@ -70,6 +70,55 @@ from .per_example import check_reduction, probe_size, resolve_reduction, summed_
 from .recurrent import gate_summary, lag_rows
 
 STEP_MODES = ("backward", "call")
+AUTO_EVERY = 100  # every="auto": a snapshot every 100 steps …
+MAX_OVERHEAD = 0.05  # … or further apart, so that snapshots take at most this share of the training time
+
+
+class SnapshotPace:
+    """When ``every="auto"`` takes the next snapshot: after at least ``every`` steps, and after at least
+
+        k = ⌈ s / (max_overhead · τ) ⌉ steps
+
+    since the last one, with s the median duration of the last three snapshots and τ an
+    exponential moving average (weight 0.1) of the training step's wall time, measured
+    between consecutive steps with the snapshots' own time taken out; an interval over 20 τ
+    (an evaluation loop, a pause) is not a training step and is left out. Then s ≤
+    max_overhead · k τ: the snapshots' share of the time stays ≤ max_overhead / (1 +
+    max_overhead) however large the model or the probe batch.
+    """
+
+    def __init__(self, every: int, max_overhead: float, clock=time.perf_counter) -> None:
+        self.every, self.max_overhead, self.clock = int(every), float(max_overhead), clock
+        self.step_s: float | None = None
+        self.last_step = 0
+        self._seconds: list[float] = []
+        self._t: float | None = None
+        self._excluded = 0.0
+
+    def tick(self) -> None:
+        now = self.clock()
+        if self._t is not None:
+            dt = now - self._t - self._excluded
+            if dt > 0 and (self.step_s is None or dt < 20 * self.step_s):
+                self.step_s = dt if self.step_s is None else 0.9 * self.step_s + 0.1 * dt
+        self._t, self._excluded = now, 0.0
+
+    def snapped(self, step: int, seconds: float) -> None:
+        self.last_step = int(step)
+        self._seconds = (self._seconds + [float(seconds)])[-3:]
+        self._excluded += float(seconds)
+
+    def interval(self) -> int:
+        """Steps from the last snapshot to the next."""
+        if not self._seconds or not self.step_s:
+            return self.every
+        s = sorted(self._seconds)[len(self._seconds) // 2]
+        return max(self.every, math.ceil(s / (self.max_overhead * self.step_s)))
+
+    def due(self, step: int) -> bool:
+        return step - self.last_step >= self.interval()
+
+
 MAX_CLASSES = 100  # per-class activation statistics up to this many classes; pooled only above
 # activation-statistics quantiles from at most this many strided samples per (node, class): exact below it (an MLP's
 # probe batch), ±√(q(1−q)/4096) ≈ ±0.7 percentile points of rank above it (a language model's N × T tokens, a
@@ -126,7 +175,8 @@ class Watch:
         probe_batch: tuple[Any, Any],
         loss_fn: Callable[..., torch.Tensor],
         *,
-        every: int | Schedule = 100,
+        every: int | Schedule | str = "auto",
+        max_overhead: float = MAX_OVERHEAD,
         step_on: str = "backward",
         unknown: str = "warn",
         activations: Mapping[str, str] | None = None,
@@ -141,8 +191,13 @@ class Watch:
             raise TypeError(f"watch: model must be a torch.nn.Module, got {type(model).__name__}")
         if step_on not in STEP_MODES:
             raise ValueError(f"watch: step_on={step_on!r} must be one of {', '.join(STEP_MODES)}")
-        if isinstance(every, bool) or not isinstance(every, (int, Schedule)) or (isinstance(every, int) and every < 1):
-            raise ValueError(f"watch: every must be an integer >= 1 (steps between snapshots) or a schedule, got {every!r}")
+        auto = isinstance(every, str) and every == "auto"
+        if not auto and (isinstance(every, bool) or not isinstance(every, (int, Schedule))
+                         or (isinstance(every, int) and every < 1)):
+            raise ValueError(f"watch: every must be 'auto', an integer >= 1 (steps between snapshots) or a schedule, "
+                             f"got {every!r}")
+        if isinstance(max_overhead, bool) or not isinstance(max_overhead, (int, float)) or not 0 < max_overhead <= 1:
+            raise ValueError(f"watch: max_overhead must be a fraction in (0, 1] of the training time, got {max_overhead!r}")
         if not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"watch: chunk must be an integer >= 1, got {chunk!r}")
         if not 0.0 < saturation_threshold < 1.0:
@@ -151,7 +206,11 @@ class Watch:
             raise ValueError("watch: probe_batch must be a pair (x, y) of inputs and targets")
         self.model = model
         self.loss_fn = loss_fn
-        self.schedule: Schedule = every_schedule(every) if isinstance(every, int) else every
+        self.auto = auto
+        self.max_overhead = float(max_overhead)
+        self.schedule: Schedule = every_schedule(AUTO_EVERY if auto else every) if auto or isinstance(every, int) else every
+        self.snapshot_seconds: list[float] = []  # wall time of each snapshot
+        self._pace = SnapshotPace(AUTO_EVERY, self.max_overhead)
         self.step_on = step_on
         self.unknown_policy = unknown
         self.chunk = chunk
@@ -290,6 +349,8 @@ class Watch:
             self._snapshot()
 
     def _pending_due(self) -> bool:
+        if self.auto:
+            return self._pace.due(self.steps)
         return self.schedule(self.steps)
 
     def step(self) -> None:
@@ -308,11 +369,12 @@ class Watch:
             wg.append(w.grad)
             bg.append(b.grad if isinstance(b, torch.Tensor) else None)
         self._record(wg, bg)
-        if self.schedule(self.steps):
+        if self._pending_due():
             self._snapshot()
 
     def _record(self, weight_grads, bias_grads) -> None:
         self.steps += 1
+        self._pace.tick()
         if all(g is None for g in weight_grads) and all(g is None for g in bias_grads):
             return
         row = len(self._rows)
@@ -350,6 +412,7 @@ class Watch:
 
     def _snapshot(self) -> None:
         self._busy = True
+        start = time.perf_counter()
         try:
             self._flush_steps()
             view = self._capture()
@@ -362,6 +425,9 @@ class Watch:
         finally:
             self._busy = False
             self._pending = False
+            seconds = time.perf_counter() - start
+            self.snapshot_seconds.append(seconds)
+            self._pace.snapped(self.steps, seconds)
 
     def _capture(self) -> ProbeSetView:
         """Per-example δ, pre-activations and activation outputs of the hidden layers on the probe batch (eval mode)."""
@@ -556,7 +622,10 @@ def watch(
     passed as ``model(x)`` (``model(*x)`` for a tuple, ``model(**x)`` for a
     dict). ``loss_fn(model(x), y)``: your loss (see
     :mod:`vanishing.watch.per_example` for how per-example losses are had from
-    a mean). Options: ``every`` (steps between snapshots, or a schedule; 100),
+    a mean). Options: ``every`` ("auto" — every 100 steps, spaced further apart
+    when a snapshot is slow so that snapshots take at most ``max_overhead``
+    (0.05) of the training time, see :class:`SnapshotPace` — or a fixed number
+    of steps between snapshots, or a schedule),
     ``step_on`` ("backward" — every backward pass is a step, no call needed —
     or "call" — call ``w.step()`` once per step), ``unknown`` (policy for
     modules with parameters of an unknown type: "warn", "error", "skip"),
