@@ -377,7 +377,9 @@ SCALES = {
                "search_seeds": 1, "probe_every": 10, **_COMMON},
     # paper: all 20 cells on 3 seeds; 16 epochs — SDAGD's step schedule (×0.3 every 4 epochs) has cut its rate
     # to 0.3^4 ≈ 0.8% by epoch 16, so its curves are flat by then, and the medium runs' SGD curves flatten by
-    # epoch 5–6 in the cells that train; cost ≈ 20 × 3 × 16 + 20 × 7 × 3 ≈ 1,380 epochs (≈ 55 min here).
+    # epoch 5–6 in the cells that train; cost 20 × 3 × 16 + 10 × 7 × 3 = 1,170 run-epochs at width 700 (a 5-layer
+    # SDAGD epoch ≈ 28 s on one core): measured, the rate search took 39 min and the 60 main runs ≈ 2 h on 2
+    # workers (the first estimate here, 55 min, was wrong); resumable, so it may span several invocations.
     "paper": {"dataset": "mnist", "width": WIDTH, "epochs": 16, "seeds": 3, "depths": list(DEPTHS),
               "sgd_rates": [0.1, 0.3, 1.0, 2.0], "radii": [0.3, 0.6, 1.2], "search_epochs": 3,
               "search_seeds": 1, "probe_every": 10, **_COMMON},
