@@ -10,8 +10,9 @@ below the geometric-mean rule.
 layer — a fused ``nn.RNN``/``GRU``/``LSTM`` (table ``through_time``) or a cell
 stepped in a loop (``cell@1`` … ``cell@T`` rows of ``backprop_signal``) — RMS
 over the probe examples of ‖∂L/∂h_{T−k}‖ against the lag k = T − t, one panel
-per layer, the memory horizon of :func:`~vanishing.watch.diagnose.through_time`
-(the first lag below 10 % of the value at lag 0) dashed.
+per layer, the memory horizon (the first lag below 10 % of the value at lag 0,
+the rule of :func:`~vanishing.watch.diagnose.through_time`) dashed; drawn by
+:func:`vanishing.report.figures.through_time`, the figure of the report page.
 
 Needs matplotlib (``pip install matplotlib``);
 uses the Agg canvas directly, so it changes no pyplot backend.
@@ -123,32 +124,20 @@ def _tables(source: Any) -> Mapping[str, pd.DataFrame]:
 def time_table(source: Any) -> pd.DataFrame:
     """The through-time view as one table ``epoch`` (the step), ``layer``, ``t`` (1 … T), ``rms``.
 
-    The ``through_time`` rows (fused recurrent layers, as recorded, extra columns kept) and, for a module
-    applied ≥ ``TIME_STEPS`` times per forward pass (a cell loop), its ``name@t`` rows of ``backprop_signal``
-    as layer ``name`` — unless ``through_time`` has that layer already. Empty when the run has neither.
+    :func:`vanishing.report.figures.time_rows` of the source's ``through_time`` rows (fused recurrent
+    layers, extra columns kept) and ``backprop_signal`` rows (a cell loop's ``name@t`` as layer ``name``).
+    Empty when the run has neither.
     """
-    from .diagnose import TIME_STEPS
+    from ..report.figures import time_rows
 
     tables = _tables(source)
-    parts = []
     fused = tables.get("through_time")
-    if fused is not None and len(fused):
-        parts.append(fused.drop(columns=[c for c in ("run_id", "seed") if c in fused]))
-    known = set(fused["layer"].astype(str)) if parts else set()
+    if fused is not None:
+        fused = fused.drop(columns=[c for c in ("run_id", "seed") if c in fused])
     bs = tables.get("backprop_signal")
-    if bs is not None and len(bs):
-        split = bs["layer"].astype(str).str.extract(r"^(?P<base>.+)@(?P<k>\d+)$")
-        keep = split["base"].notna() & ~split["base"].isin(known)
-        if keep.any():
-            cells = pd.DataFrame({"epoch": bs.loc[keep, "epoch"].astype("int64"), "layer": split.loc[keep, "base"],
-                                  "t": split.loc[keep, "k"].astype("int64"), "rms": bs.loc[keep, "rms"].astype(float)})
-            cells = cells[cells.groupby(["epoch", "layer"], sort=False)["t"].transform("size") >= TIME_STEPS]
-            if len(cells):
-                parts.append(cells)
-    if not parts:
-        return pd.DataFrame({"epoch": pd.Series(dtype="int64"), "layer": pd.Series(dtype=str),
-                             "t": pd.Series(dtype="int64"), "rms": pd.Series(dtype=float)})
-    return pd.concat(parts, ignore_index=True)
+    if bs is not None:
+        bs = bs.drop(columns=[c for c in ("run_id", "seed") if c in bs])
+    return time_rows(fused, bs)
 
 
 def through_time_figure(source: Any, path: str | Path | None = None, *, steps: Sequence[int] | str | None = None):
@@ -157,66 +146,13 @@ def through_time_figure(source: Any, path: str | Path | None = None, *, steps: S
     ``source``: a :class:`~vanishing.watch.Watch`, a ``Diagnosis`` (cell loops only, from its δ history, unless
     it carries the ``through_time`` table), a dict of tables, a ``through_time`` DataFrame or a run directory.
     ``steps``: the snapshots — default the latest; ``"all"`` or a list draws the earlier ones as shaded lines
-    behind the latest. Raises ``ValueError`` when there is no through-time data (no recurrent layer read).
+    behind the latest. Drawn by :func:`vanishing.report.figures.through_time` (the report page's figure).
+    Raises ``ValueError`` when there is no through-time data (no recurrent layer read).
     """
-    from .diagnose import HORIZON, through_time
+    from ..report.figures import through_time
 
     rows = time_table(source)
     if not len(rows):
         raise ValueError("through-time figure: no recurrent layer was read through time (no through_time rows, no module "
                          "applied ≥ 3 times per forward pass)")
-    have = sorted({int(e) for e in rows["epoch"]})
-    if steps is None:
-        chosen = have[-1:]
-    elif isinstance(steps, str):
-        if steps != "all":
-            raise ValueError(f"through-time figure: steps={steps!r}: a list of steps, 'all' or None (the latest)")
-        chosen = have
-    else:
-        chosen = sorted({int(s) for s in steps})
-        missing = [s for s in chosen if s not in have]
-        if missing or not chosen:
-            raise ValueError(f"through-time figure: no snapshot at step {', '.join(map(str, missing)) or '(none given)'} "
-                             f"(snapshots: {', '.join(map(str, have))})")
-    latest = chosen[-1]
-    FigureCanvasAgg, Figure = _figure_classes()
-    from matplotlib import colormaps
-
-    layers = list(dict.fromkeys(str(n) for n in rows["layer"]))
-    ncols = min(3, len(layers))
-    nrows = -(-len(layers) // ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.3 * nrows))
-    FigureCanvasAgg(fig)
-    cmap = colormaps["viridis"]
-    for i, layer in enumerate(layers):
-        ax = fig.add_subplot(nrows, ncols, i + 1)
-        part = rows[rows["layer"].astype(str) == layer]
-        for j, step in enumerate(chosen):
-            snap = part[part["epoch"].astype(int) == step].sort_values("t")
-            if snap.empty:
-                continue
-            t = snap["t"].to_numpy(dtype=int)
-            lag = snap["lag"].to_numpy(dtype=int) if "lag" in snap and snap["lag"].notna().all() else int(t.max()) - t  # k = T − t
-            rms = snap["rms"].to_numpy(dtype=float)
-            bold = step == latest
-            color = cmap(0.85 * j / max(len(chosen) - 1, 1)) if len(chosen) > 1 else "C0"
-            ax.semilogy(lag, np.where(rms > 0, rms, np.nan), "o-" if bold else "-", ms=3, color=color,
-                        lw=2.0 if bold else 1.0, alpha=1.0 if bold else 0.35, zorder=3 if bold else 2,
-                        label=f"step {step}" + (" (latest)" if bold and len(chosen) > 1 else ""))
-            if bold:
-                read = through_time([f"{layer}@{k}" for k in t], rms).get(layer, {})
-                ref = rms[np.argmax(t)]
-                if np.isfinite(ref) and ref > 0:
-                    ax.axhline(HORIZON * ref, color="0.5", ls=":", lw=1, label=f"{HORIZON:.0%} of lag 0")
-                if read.get("horizon") is not None:
-                    ax.axvline(read["horizon"], color="tab:red", ls="--", lw=1.2, label=f"memory horizon k = {read['horizon']}")
-                else:
-                    ax.plot([], [], " ", label=f"no horizon within {len(t)} steps")
-        ax.set_title(layer, fontsize=10)
-        ax.set_xlabel("lag k = T − t (steps back from the last)")
-        ax.set_ylabel("RMS ‖∂L/∂h_(T−k)‖")
-        ax.grid(True, which="major", alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"error signal through time, step {latest}", fontsize=10)
-    fig.tight_layout()
-    return _save(fig, path)
+    return _save(through_time(rows, steps=steps, clock="step", title=None), path)
