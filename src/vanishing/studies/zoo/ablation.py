@@ -29,30 +29,23 @@ TINY = 1e-6  # "effectively dead": f′ ≤ TINY on every probe example
 DEAD_RUN = 0.10  # a run counts as having died when ≥ 10% of its hidden units pass no gradient
 
 
-def dying_ablation(ctx: StudyContext, p: Mapping, dbase: Mapping, probe, census_fn, loader) -> pd.DataFrame:
+def dying_ablation(ctx: StudyContext, p: Mapping, dbase: Mapping, probe) -> pd.DataFrame:
     """Train the ablation grid and return one row per run: ``act``, ``lr``, ``seed``, ``test_acc`` (%),
     ``no_gradient`` and ``tiny_gradient`` (share of hidden units, mean over layers, %).
 
-    ``census_fn(model, x, tiny=…)`` is :func:`.protocol.unit_census`; ``loader(path, n_in, n_out)`` rebuilds a
-    trained model. Seeds 0 … ``ablation_seeds`` − 1 at each rate of ``ablation_lrs``; the runs at the stress
-    test's own rate and seeds are the stress test's runs (same config, so the store reuses them).
+    Seeds 0 … ``ablation_seeds`` − 1 at each rate of ``ablation_lrs``; the runs at the stress test's own
+    rate and seeds are the stress test's runs (same config, so the store reuses them).
     """
+    from .protocol import trained_census
+
     lrs = [float(v) for v in p["ablation_lrs"]]
     res = ctx.sweep("dying-ablation", base=dbase, grid={"model.activation": list(ABLATION_ACTS), "optim.lr": lrs},
                     seeds=list(range(int(p["ablation_seeds"]))))
-    summary = run_summary(res)
     lr_of = dict(zip(res.runs["run_id"], res.runs["lr"].astype(float)))
-    rows = []
-    for _, r in summary.iterrows():
-        try:
-            model = loader(r["path"], probe.x.shape[1], probe.n_classes)
-        except (OSError, KeyError, RuntimeError) as exc:
-            ctx.log(f"[zoo] cannot load the trained model of {r['run_id']}: {exc}")
-            continue
-        c = census_fn(model, probe.x, tiny=TINY)
-        rows.append({"act": r["act"], "lr": lr_of[r["run_id"]], "seed": int(r["seed"]), "run_id": r["run_id"],
-                     "test_acc": r["test_acc"], "no_gradient": 100 * float(c["no_gradient"].mean()),
-                     "tiny_gradient": 100 * float(c["tiny_gradient"].mean())})
+    rows = [{"act": r["act"], "lr": lr_of[r["run_id"]], "seed": int(r["seed"]), "run_id": r["run_id"],
+             "test_acc": r["test_acc"], "no_gradient": 100 * float(c["no_gradient"].mean()),
+             "tiny_gradient": 100 * float(c["tiny_gradient"].mean())}
+            for r, c in trained_census(ctx, run_summary(res), probe, tiny=TINY)]
     return pd.DataFrame(rows)
 
 

@@ -48,6 +48,18 @@ def unit_census(model, x, *, tiny: float = 0.0) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def trained_census(ctx: StudyContext, summary: pd.DataFrame, probe, *, tiny: float = 0.0):
+    """(run row, :func:`unit_census` of its trained model on the probe set) per run of ``summary`` whose
+    model loads; a run that does not is logged and left out."""
+    for _, r in summary.iterrows():
+        try:
+            model = load_trained(r["path"], probe.x.shape[1], probe.n_classes)
+        except (OSError, KeyError, RuntimeError) as exc:
+            ctx.log(f"[zoo] cannot load the trained model of {r['run_id']}: {exc}")
+            continue
+        yield r, unit_census(model, probe.x, tiny=tiny)
+
+
 def load_trained(run_path: str, n_in: int, n_out: int):
     """The MLP of a finished run, rebuilt from its ``config.json`` and the last checkpoint (weights only)."""
     import json
@@ -285,14 +297,7 @@ def run(ctx: StudyContext) -> None:
                                                                "batch_norm": "before"}})
     dsum = pd.concat([run_summary(dying), run_summary(dying_bn)], ignore_index=True)
     dsum["label"] = [a + (" + batch norm" if bn != "off" else "") for a, bn in zip(dsum["act"], dsum["batch_norm"])]
-    census = []
-    for _, r in dsum.iterrows():
-        try:
-            model = load_trained(r["path"], probe.x.shape[1], probe.n_classes)
-        except (OSError, KeyError, RuntimeError) as exc:
-            ctx.log(f"[zoo] cannot load the trained model of {r['run_id']}: {exc}")
-            continue
-        census.append(unit_census(model, probe.x).assign(run_id=r["run_id"], label=r["label"], seed=r["seed"]))
+    census = [c.assign(run_id=r["run_id"], label=r["label"], seed=r["seed"]) for r, c in trained_census(ctx, dsum, probe)]
     census = pd.concat(census, ignore_index=True) if census else pd.DataFrame()
     dopt = f"{p['dying_optimizer']}, lr {p['dying_lr']:g}"
     rows = []
@@ -327,7 +332,7 @@ def _dying_ablation(ctx: StudyContext, p: Mapping, dbase: Mapping, probe, dopt: 
     """The stress test on more seeds and at a smaller rate (:mod:`.ablation`): table, figure and the log line."""
     from .ablation import ablation_figure, ablation_table, ablation_text, dying_ablation
 
-    runs = dying_ablation(ctx, p, dbase, probe, unit_census, load_trained)
+    runs = dying_ablation(ctx, p, dbase, probe)
     if runs.empty:
         return
     table = ablation_table(runs)
