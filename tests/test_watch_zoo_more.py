@@ -25,6 +25,16 @@ def _mlp(d=6, width=16, classes=3):
     return nn.Sequential(nn.Linear(d, width), nn.Tanh(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, classes))
 
 
+def _train(model, w, x, y, *, steps=2, lr=0.05):
+    """The user's plain loop, inside the watch."""
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    with w:
+        for _ in range(steps):
+            opt.zero_grad()
+            F.cross_entropy(model(x), y).backward()
+            opt.step()
+
+
 def test_torch_compiled_model_is_watched():
     torch.manual_seed(0)
     x, y = _data()
@@ -32,12 +42,7 @@ def test_torch_compiled_model_is_watched():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         w = vanishing.watch(model, (x, y), F.cross_entropy, every=1, unknown="skip")
-    opt = torch.optim.SGD(model.parameters(), lr=0.05)
-    with w:
-        for _ in range(2):
-            opt.zero_grad()
-            F.cross_entropy(model(x), y).backward()
-            opt.step()
+    _train(model, w, x, y)
     d = check_sensible(model, w)
     assert len(d.layers) == 2  # both hidden Linear layers of the compiled module, by their full paths
     assert all(name.startswith("_orig_mod.") for name in w.layers)
@@ -120,11 +125,7 @@ def test_nets_built_to_fail_get_their_verdict(kind):
     x, y = _data(n=128)
     model = BUILT[kind]()
     w = vanishing.watch(model, (x, y), F.cross_entropy, every=1)
-    opt = torch.optim.SGD(model.parameters(), lr=1e-4)
-    with w:
-        opt.zero_grad()
-        F.cross_entropy(model(x), y).backward()
-        opt.step()
+    _train(model, w, x, y, steps=1, lr=1e-4)
     d = w.diagnose()
     assert kind in d.kinds, str(d)
     assert "healthy" not in d.kinds
