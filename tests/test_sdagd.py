@@ -311,3 +311,61 @@ def test_user_loop_recipe_trains_an_nn_sequential():
     with torch.no_grad():
         assert float(nn.functional.cross_entropy(net(x), y)) < 0.5 * first
     assert opt.stats.layers == ("0", "2", "4")
+
+
+# --------------------------------------------------------------------------- curvature="none": the ablation backend
+
+
+def test_none_backend_gives_the_per_layer_normalised_step_by_hand():
+    """h = 0: θ ← θ − lr·g/(‖g_l‖/R + ε) per layer, checked in float64 through the engine's prepare() path."""
+    from vanishing.config import ModelConfig
+    from vanishing.losses import make_loss
+    from vanishing.model import build_model
+    from vanishing.optim import curvature
+    from vanishing.train import StepInfo
+
+    model = build_model(ModelConfig(hidden=[5, 4], activation="sigmoid", output="sigmoid"), 3, 2, seed=0).double()
+    x = torch.randn(8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 2, (8,), generator=torch.Generator().manual_seed(2))
+    loss_fn = make_loss("mse", "sigmoid", 2)
+    z, pre, post = model.forward_with_intermediates(x)
+    loss = loss_fn(z, y)
+    loss.backward()
+    h = curvature.from_step(model, StepInfo(1, 0, x, y, z, loss, pre, post), loss_fn, "none")
+    assert set(h) == set(model.parameters()) and all(float(v.abs().max()) == 0.0 for v in h.values())
+    before = {name: p.detach().clone() for name, p in model.named_parameters()}
+    grads = {name: p.grad.detach().clone() for name, p in model.named_parameters()}
+    opt = SDAGD(model, lr=LR, radius=R, eps=1e-8, curvature="none")
+    opt.prepare(model, StepInfo(1, 0, x, y, z, loss, pre, post), loss_fn)
+    opt.step()
+    for layer in ("hidden1.linear", "hidden2.linear", "output"):
+        names = [f"{layer}.weight", f"{layer}.bias"]
+        norm = math.sqrt(sum(float((grads[n] ** 2).sum()) for n in names))
+        for n in names:
+            want = before[n] - LR * grads[n] / (norm / R + 1e-8)
+            torch.testing.assert_close(dict(model.named_parameters())[n].detach(), want, rtol=1e-12, atol=1e-15)
+        # the step of each layer has length lr·‖g_l‖/(‖g_l‖/R + ε) ≈ lr·R whatever its gradient's size
+        step = math.sqrt(sum(float(((dict(model.named_parameters())[n].detach() - before[n]) ** 2).sum()) for n in names))
+        assert step == pytest.approx(LR * norm / (norm / R + 1e-8), rel=1e-10)
+        assert step == pytest.approx(LR * R, rel=1e-4)
+
+
+def test_none_backend_needs_no_supported_architecture_and_trains_in_the_engine(sample_data):
+    from vanishing.optim import curvature
+
+    conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3))  # blocks_of() refuses a conv net
+    h = curvature.diagonal(conv, torch.randn(4, 1, 4, 4), "ce", backend="none")
+    assert [tuple(v.shape) for v in h.values()] == [tuple(p.shape) for p in conv.parameters()]
+    with pytest.raises(Exception):
+        curvature.diagonal(conv, torch.randn(4, 1, 4, 4), "ce", backend="lecun")
+    result = fit(sdagd_config(**{"train.epochs": 3, "optim.optimizer": "sdagd(curvature='none')"}), sample_data)
+    losses = [row["train_loss"] for row in result.history]
+    assert result.status == "done" and losses[-1] < 0.8 * losses[0]
+
+
+def test_cli_accepts_the_none_curvature():
+    from vanishing.cli import build_parser, configs_from_args
+
+    args = build_parser().parse_args(["run", "--optimizer", "sdagd", "--curvature", "none"])
+    config, _ = configs_from_args(args)
+    assert canonical(config.optim.optimizer)[1]["curvature"] == "none"

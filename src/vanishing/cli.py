@@ -74,8 +74,8 @@ def add_run_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument(flag, dest=path, default=None, **kwargs)
     p.add_argument("--radius", dest="sdagd.radius", type=float, default=None, metavar="R",
                    help="sdagd: radius R of the search sphere (default 0.3); goes into the --optimizer spec")
-    p.add_argument("--curvature", dest="sdagd.curvature", choices=["lecun", "ggn"], default=None,
-                   help="sdagd: curvature backend (default lecun); goes into the --optimizer spec")
+    p.add_argument("--curvature", dest="sdagd.curvature", choices=["lecun", "ggn", "none"], default=None,
+                   help="sdagd: curvature backend (default lecun; none: h = 0, the ablation without the Newton phase); goes into the --optimizer spec")
     for flag, path, kwargs in EXEC_FLAGS:
         p.add_argument(flag, dest="exec." + path, default=None, **kwargs)
     progress = p.add_mutually_exclusive_group()

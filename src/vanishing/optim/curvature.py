@@ -44,6 +44,11 @@ Hennig 2020): the C columns of S_n are backpropagated as a batch B [C, N, ·]
 of exact vector–Jacobian products, and per weight h_W = (1/N) Σ_n Σ_c
 B_c,n ⊗ x_n². It costs about C = K times lecun's backward.
 
+``none`` — h = 0 for every parameter: SDAGD without its Newton phase, i.e.
+per-layer normalised gradient descent θ ← θ − lr·R·g_l/‖g_l‖ (μ_l + h = μ_l).
+An ablation backend (the tan-lim study asks whether SDAGD's "two-phase
+switching" matters where h ≪ μ): no forward trace, any model.
+
 Layers other than Linear + elementwise activation:
 
 * batch norm is treated as a fixed affine map x ↦ γ (x − m) / √(v + ε) + β
@@ -89,7 +94,7 @@ from torch import nn
 from ..errors import ConfigError
 from ..losses import Loss, make_loss
 
-BACKENDS = ("lecun", "ggn")
+BACKENDS = ("lecun", "ggn", "none")
 SUPPORTED_LOSSES = {"ce": ("softmax",), "mse": ("sigmoid", "linear", "softmax"), "bce": ("sigmoid",)}
 
 
@@ -475,6 +480,9 @@ def backpropagate(
 ) -> dict[torch.nn.Parameter, torch.Tensor]:
     """h for every parameter of ``blocks`` from a forward trace (see the module docstring)."""
     check_backend(backend)
+    if backend == "none":
+        modules = [m for b in blocks for m in (b.linear, b.bn_before, b.layer_norm, b.act, b.bn_after) if m is not None]
+        return {p: h for m in modules for p, h in zero_curvature(m).items()}
     rule = _Diag if backend == "lecun" else _Factor
     n = z.shape[0]
     h: dict[torch.nn.Parameter, torch.Tensor] = {}
@@ -544,6 +552,8 @@ def diagonal(
     are needed. BN running statistics and the random generator are not
     touched.
     """
+    if backend == "none":
+        return zero_curvature(model)
     blocks = blocks_of(model)
     traces, z = trace(blocks, x)
     return backpropagate(blocks, traces, z, _as_loss(loss, output, z.shape[1]), backend)
@@ -551,9 +561,16 @@ def diagonal(
 
 def from_step(model: nn.Module, info, loss: Loss, backend: str = "lecun") -> dict[torch.nn.Parameter, torch.Tensor]:
     """h from one training step of the engine (``info`` a :class:`vanishing.train.StepInfo` with ``pre``/``post``)."""
+    if backend == "none":
+        return zero_curvature(model)
     blocks = blocks_of(model)
     traces, z = trace(blocks, info.x, info.pre, info.post)
     return backpropagate(blocks, traces, info.z.detach() if info.z is not None else z, loss, backend)
+
+
+def zero_curvature(model: nn.Module) -> dict[torch.nn.Parameter, torch.Tensor]:
+    """The ``none`` backend: h = 0 for every trainable parameter of ``model`` (any module)."""
+    return {p: torch.zeros_like(p) for p in model.parameters() if p.requires_grad}
 
 
 def layer_groups(model: nn.Module) -> list[tuple[str, list[torch.nn.Parameter]]]:
