@@ -157,7 +157,7 @@ def expected_figures(depths):
     names = ["rate_search", "table1_mcr_vs_depth", "fig3_sigmoid_training", "fig4_relu_training",
              f"steps_sigmoid_hl{deep}", f"delta_sgd_sigmoid_hl{deep}", f"delta_sdagd_sigmoid_hl{deep}"]
     names += [f"grad_heatmap_sgd_sigmoid_hl{d}" for d in sorted({d for d in depths if d >= 4} | {deep})]
-    return names
+    return names + ["ablation_switch_and_rate"]
 
 
 def test_tiny_run_writes_report_figures_and_every_claim(tmp_path):
@@ -165,7 +165,7 @@ def test_tiny_run_writes_report_figures_and_every_claim(tmp_path):
     depths = [1, 2, 4]
     root = tmp_path / "tan-lim"
     overrides = {"epochs": 2, "seeds": 1, "train_subset": 400, "width": 16, "depths": depths, "sgd_rates": [0.3, 1.0],
-                 "radii": [0.3], "probe_every": 1}
+                 "radii": [0.3], "probe_every": 1, "ablation_depths": [4], "ablation_sgd_rates": [0.1]}
     with open("/dev/null", "w") as devnull:
         out = run_study(STUDY, "quick", overrides, results=root, sweep_options={"workers": 0, "display": "silent"},
                         out=devnull)
@@ -190,3 +190,6 @@ def test_tiny_run_writes_report_figures_and_every_claim(tmp_path):
     numeric = claims[claims["claim"].str.startswith("Table I:")]
     assert (numeric["n"] == 1).all() and numeric["mean"].between(0, 100).all()
     assert "Table I — test misclassification rate" in page and "monotonic increase" in page
+    switch = claims[claims["claim"] == "SDAGD works through its two-phase switching of the step length"]["reason"].iloc[0]
+    assert "h = 0" in switch and "needs ≥ 3 seeds per variant" in switch  # one seed: the ablation cannot decide
+    assert "Ablations — the switch and SGD" in page

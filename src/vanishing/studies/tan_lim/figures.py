@@ -30,6 +30,7 @@ def _styled(fn):
 
 
 
+@_styled
 def search_figure(search: pd.DataFrame):
     """Validation MCR against SGD's rate (a) and SDAGD's radius (b); solid sigmoid, dashed ReLU, a line per depth."""
     from ...report import figures
@@ -130,6 +131,7 @@ def training_curves(epochs: pd.DataFrame, runs: pd.DataFrame, activation: str):
 
 
 
+@_styled
 def step_figure(grads: pd.DataFrame, updates: pd.DataFrame, runs: pd.DataFrame):
     """2 × 2: gradient norm (top) and step length ‖ΔW‖ (bottom) per layer over steps, SGD (a) vs SDAGD (b)."""
     from ...report import figures
