@@ -4,8 +4,9 @@
 * ``hooks.py`` — the layer registry (:data:`LAYER_TYPES`, :func:`register_layer`,
   :class:`LayerRule`) and the unknown-layer policy;
 * ``per_example.py`` — Σ_n E_n from the user's loss function;
-* ``diagnose.py`` — :class:`Thresholds`, :class:`Verdict`, :class:`Diagnosis`,
-  :func:`diagnose_tables`, :func:`diagnose_run` (store tables only, no training code);
+* ``diagnose.py`` — :class:`Diagnosis`, :func:`diagnose_tables`, :func:`diagnose_run` (store tables only,
+  no training code); ``verdicts.py`` — the vocabulary: :data:`KINDS`, :class:`Thresholds`, :data:`REMEDIES`,
+  :class:`Verdict`; ``time_verdicts.py`` — recurrent layers through time and their gates;
 * ``save.py`` — a watch as a run of the results store; ``figure.py`` — RMS δ per layer;
 * ``tensorboard.py`` — optional TensorBoard logging (``vanishing[tensorboard]``);
 * ``commands.py`` — ``vanishing diagnose DIR``.
@@ -14,9 +15,10 @@ See ``docs/watch.md``. ``vanishing.watch(...)`` calls :func:`watch` whether
 ``vanishing.watch`` is this package or the lazily exported function.
 """
 
-from .diagnose import KINDS, REMEDIES, Diagnosis, MissingProbeError, Thresholds, Verdict, diagnose_run, diagnose_tables
+from .diagnose import Diagnosis, diagnose_run, diagnose_tables
 from .hooks import LAYER_TYPES, LayerRule, UnknownLayerError, register_layer
 from .per_example import LossReductionError
+from .verdicts import KINDS, REMEDIES, MissingProbeError, Thresholds, Verdict
 
 
 def __getattr__(name: str):

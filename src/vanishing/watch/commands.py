@@ -56,7 +56,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from ..errors import ConfigError
-    from .diagnose import MissingProbeError, Thresholds, diagnose_run
+    from .diagnose import diagnose_run
+    from .verdicts import MissingProbeError, Thresholds
 
     overrides = {k: getattr(args, k) for k in ("vanishing", "exploding", "saturation", "dead") if getattr(args, k) is not None}
     try:

@@ -11,7 +11,7 @@ layer — a fused ``nn.RNN``/``GRU``/``LSTM`` (table ``through_time``) or a cell
 stepped in a loop (``cell@1`` … ``cell@T`` rows of ``backprop_signal``) — RMS
 over the probe examples of ‖∂L/∂h_{T−k}‖ against the lag k = T − t, one panel
 per layer, the memory horizon (the first lag below 10 % of the value at lag 0,
-the rule of :func:`~vanishing.watch.diagnose.through_time`) dashed; drawn by
+the rule of :func:`~vanishing.watch.time_verdicts.through_time`) dashed; drawn by
 :func:`vanishing.report.figures.through_time`, the figure of the report page.
 
 Needs matplotlib (``pip install matplotlib``);
