@@ -47,6 +47,49 @@ def test_resume_skips_finished_runs_and_retrains_unfinished(tmp_path):
     assert len(load(tmp_path).runs) == 2
 
 
+@pytest.mark.parametrize("cell", ["lstm", "rnn_tanh"])
+def test_a_run_stopped_mid_way_resumes_from_its_checkpoint_to_the_uninterrupted_run(tmp_path, cell):
+    from vanishing.recurrent.runs import RunWriter
+
+    cfg = RecurrentConfig(task="adding", cell=cell, **{**TINY, "steps": 9})  # evaluations at 0, 3, 6, 9
+
+    class StopAfter(RunWriter):
+        def checkpoint(self, state):
+            super().checkpoint(state)
+            if state["step"] == 3:
+                raise KeyboardInterrupt  # killed right after the checkpoint of step 3
+
+    reference = fit(cfg, RunWriter(tmp_path / "a", cfg))
+    with pytest.raises(KeyboardInterrupt):
+        fit(cfg, StopAfter(tmp_path / "b", cfg))
+    path = run_path(tmp_path / "b", cfg)
+    assert (path / "checkpoint.pt").exists() and not (path / "summary.json").exists()
+    lines = []
+    resumed = fit(cfg, RunWriter(tmp_path / "b", cfg), log=lines.append)
+    assert lines[0].endswith("resumed after step 3")
+    timeless = lambda d: {k: v for k, v in d.items() if not k.endswith("time_s")}  # noqa: E731
+    assert timeless(resumed) == timeless(reference)
+    history = [json.loads((run_path(tmp_path / r, cfg) / "history.json").read_text()) for r in ("a", "b")]
+    assert [timeless(h) for h in history[1]] == [timeless(h) for h in history[0]]
+    assert [h["step"] for h in history[1]] == [0, 3, 6, 9]
+    probes = [load(tmp_path / r).probe("time_grad").drop(columns="run_id") for r in ("a", "b")]
+    assert probes[0].equals(probes[1])
+    assert not (path / "checkpoint.pt").exists()  # removed once finished
+
+
+def test_a_checkpoint_of_another_config_is_not_resumed(tmp_path):
+    from vanishing.recurrent.runs import RunWriter
+
+    cfg = RecurrentConfig(cell="gru", **TINY)
+    writer = RunWriter(tmp_path, cfg)
+    writer.checkpoint({"step": 4, "history": [], "tables": {}})
+    state = torch.load(run_path(tmp_path, cfg) / "checkpoint.pt", weights_only=True)
+    state["config_hash"] = "something else"
+    torch.save(state, run_path(tmp_path, cfg) / "checkpoint.pt")
+    assert RunWriter(tmp_path, cfg).resume_state() is None
+    assert fit(cfg, RunWriter(tmp_path, cfg))["steps_done"] == 6  # trained from the start
+
+
 def test_same_config_same_numbers():
     cfg = RecurrentConfig(cell="gru", **TINY)
     a, b = fit(cfg), fit(cfg)

@@ -9,14 +9,17 @@ spirit, under ``<results root>/recurrent/``::
     <root>/recurrent/<run_id>/probes/time_grad.npz  step, k, grad_rms, grad_median, cell_rms, linear, meanfield, bound
     <root>/recurrent/<run_id>/probes/spectral.npz   step, block, radius, norm2
     <root>/recurrent/<run_id>/summary.json         status and final metrics — written last
+    <root>/recurrent/<run_id>/checkpoint.pt        training state at the last evaluation point (until finished)
 
 ``run_id`` = ``<first 12 hex digits of the config hash>-s<seed>``. Every file
 is written with :mod:`vanishing.store.atomic` (temp file, fsync, rename);
 ``config.json`` is written when the run starts; ``history.json`` and the
 probe tables when it ends, then ``summary.json`` last. A run counts as
-finished exactly when its ``summary.json`` exists: :func:`run_all` skips those and
-retrains any other run from the start (runs are minutes long, so there is no
-mid-run checkpoint).
+finished exactly when its ``summary.json`` exists: :func:`run_all` skips those.
+An unfinished run resumes from ``checkpoint.pt``, the training state written
+(atomically) at every evaluation point and removed when the run finishes —
+at the paper scale a T = 200 gated run is tens of minutes, so a stop loses at
+most one evaluation interval of it.
 
 :func:`load` reads a root back: ``.runs`` (one row per run: config fields,
 ``label``, summary fields, ``path``), ``.history`` (one row per run and
@@ -38,7 +41,7 @@ from typing import Callable, Sequence
 import pandas as pd
 
 from ..errors import StoreError
-from ..store.atomic import read_json, write_json
+from ..store.atomic import read_json, torch_load, torch_save, write_json
 from ..store.results import read_probe_tables
 from ..store.rundir import environment, write_probe_table
 from .config import RecurrentConfig
@@ -68,10 +71,23 @@ class RunWriter:
             "run_id": cfg.run_id, "config_hash": cfg.config_hash, "config": cfg.to_dict(),
             "environment": environment(), "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         })
+        self._config_hash = cfg.config_hash
 
     def save(self, history: list[dict], tables: dict[str, dict[str, list]]) -> None:
-        """Called at every evaluation point; the files are written by :meth:`finish` (an unfinished run restarts)."""
+        """Called at every evaluation point; the files are written by :meth:`finish`."""
         self._history, self._tables = history, tables
+
+    def checkpoint(self, state: dict) -> None:
+        """The training state at an evaluation point (:func:`.train.fit`), written atomically to checkpoint.pt."""
+        torch_save(self.path / "checkpoint.pt", {**state, "config_hash": self._config_hash})
+
+    def resume_state(self) -> dict | None:
+        """The state of the last :meth:`checkpoint` of this config, or None (none yet, or another config's)."""
+        state = torch_load(self.path / "checkpoint.pt")
+        if not isinstance(state, dict) or state.get("config_hash") != self._config_hash:
+            return None
+        self._history, self._tables = state["history"], state["tables"]
+        return state
 
     def finish(self, summary: dict) -> None:
         """Write history.json and the probe tables, then summary.json last."""
@@ -80,6 +96,7 @@ class RunWriter:
             if table:
                 write_probe_table(self.path / "probes", name, table)
         write_json(self.path / "summary.json", summary)
+        (self.path / "checkpoint.pt").unlink(missing_ok=True)
 
 
 def train_one(cfg_dict: dict, root: str) -> dict:

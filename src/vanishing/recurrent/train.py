@@ -28,6 +28,12 @@ block), ``train_time_s`` (cumulative, evaluation and probes excluded).
 
 The sink is anything with ``save(history, tables)`` and ``finish(summary)``
 (:class:`.runs.RunWriter` writes the run directory; None keeps nothing).
+A sink that also has ``checkpoint(state)`` and ``resume_state()`` makes the
+run resumable: at every evaluation point ``fit`` hands it the whole training
+state (model, optimizer, history, probe tables, counters); a later ``fit`` of
+the same config starts from the last such state. Each step's batch is drawn
+from its own stream (``train-<step>``) and the models draw no random numbers,
+so a resumed run is the uninterrupted run, step for step.
 """
 
 from __future__ import annotations
@@ -121,9 +127,26 @@ def fit(cfg: RecurrentConfig, sink: Any = None, log: Callable[[str], None] | Non
         if sink is not None:
             sink.save(history, tables)
 
-    status, diverged_step = "done", None
-    snapshot(0)
-    for step in range(1, cfg.steps + 1):
+    def save_state(step: int) -> None:
+        if hasattr(sink, "checkpoint"):
+            sink.checkpoint({"step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                             "history": history, "tables": tables, "totals": totals,
+                             "train_time": train_time, "probe_time": probe_time})
+
+    status, diverged_step, start = "done", None, 1
+    state = sink.resume_state() if hasattr(sink, "resume_state") else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history[:], tables = state["history"], state["tables"]
+        totals.update(state["totals"])
+        train_time, probe_time, start = float(state["train_time"]), float(state["probe_time"]), int(state["step"]) + 1
+        if log is not None:
+            log(f"  {cfg.label} T={cfg.length} seed {cfg.seed}: resumed after step {state['step']}")
+    else:
+        snapshot(0)
+        save_state(0)
+    for step in range(start, cfg.steps + 1):
         started = time.perf_counter()
         x, y = generate(task, cfg.batch_size, "train", cfg.seed, batch=step)
         loss = task.loss(model(x), y)
@@ -148,6 +171,7 @@ def fit(cfg: RecurrentConfig, sink: Any = None, log: Callable[[str], None] | Non
         totals["steps"] += 1
         if step in eval_at:
             snapshot(step)
+            save_state(step)
             if log is not None:
                 h = history[-1]
                 log(f"  {cfg.label} T={cfg.length} seed {cfg.seed}: step {step}, test error {100 * h['test_error']:.1f}%,"
