@@ -192,4 +192,4 @@ def test_tiny_run_writes_report_figures_and_every_claim(tmp_path):
     assert "Table I — test misclassification rate" in page and "monotonic increase" in page
     switch = claims[claims["claim"] == "SDAGD works through its two-phase switching of the step length"]["reason"].iloc[0]
     assert "h = 0" in switch and "needs ≥ 3 seeds per variant" in switch  # one seed: the ablation cannot decide
-    assert "Ablations — the switch and SGD" in page
+    assert "Ablations — the switch, the budget and SGD" in page and "first epoch ≤ paper" in page

@@ -82,3 +82,17 @@ def test_rate_table_and_text():
     assert t["paper"].iloc[0] == 10.95 and (t["n"] == 3).all()
     text = rate_text(t)
     assert "lr 1 → 2.20% (searched)" in text and "nearest the paper: lr 0.01" in text
+
+
+def test_budget_table_by_hand():
+    from vanishing.studies.tan_lim.ablation import budget_table
+
+    runs = pd.DataFrame([{"run_id": f"r{s}", "kind": "sdagd", "activation": "sigmoid", "depth": 5} for s in (0, 1)])
+    curves = {"r0": [90, 10, 6, 5, 4.0, 3.5, 3.4, 3.3, 3.2], "r1": [90, 12, 8, 5, 5.0, 3.5, 3.2, 3.3, 3.0]}  # epoch 0…8
+    epochs = pd.DataFrame([{"run_id": r, "epoch": e, "test_mcr": v / 100} for r, c in curves.items() for e, v in
+                           enumerate(c)])
+    row = budget_table(epochs, runs, marks=(1, 4)).iloc[0]
+    assert row["paper"] == 5.07 and row["epoch 1"] == pytest.approx(11.0) and row["epoch 4"] == pytest.approx(4.5)
+    assert row["epoch 8"] == pytest.approx(3.1)
+    assert row["first epoch ≤ paper"] == 3  # mean 5.0 at epoch 3 (epoch 0, untrained, is not counted)
+    assert row["fall over the last 4 (pp/epoch)"] == pytest.approx((3.5 - 3.1) / 3)  # epochs 5 … 8

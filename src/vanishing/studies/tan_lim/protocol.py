@@ -13,7 +13,7 @@ import pandas as pd
 from ..base import StudyContext, mean_se
 from .claims import *  # noqa: F403
 from .claims import _fmt, _mcr_values, _table_one_text  # noqa: F401
-from .ablation import report_ablations, switch_verdict, train_ablations
+from .ablation import budget_table, report_ablations, switch_verdict, train_ablations
 from .figures import _log_y, _styled, search_figure, step_figure, table_one_figure, training_curves  # noqa: F401
 
 def _data(p: Mapping, val_fraction: float) -> dict:
@@ -153,7 +153,7 @@ def run(ctx: StudyContext) -> None:
     ctx.claims.extend(training_rows(runs, epochs, t1, depths))
     _why(ctx, p, runs, tables, base, switch_verdict(ablations[0]) if ablations else None)
     if ablations:
-        report_ablations(ctx, p, *ablations)
+        report_ablations(ctx, p, *ablations, budget=budget_table(epochs, runs))
 
 
 def _report_settings(ctx: StudyContext, p: Mapping, search: pd.DataFrame, sgd_lr: dict, radius: dict) -> None:
