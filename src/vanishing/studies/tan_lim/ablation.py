@@ -173,10 +173,13 @@ def ablation_figure(switch: pd.DataFrame, rates: pd.DataFrame):
            xticks=sorted(switch["depth"].unique()))
     ax.legend(fontsize=7)
     ax = axes[0][1]
-    lrs = sorted(rates["lr"].unique(), reverse=True)
-    for color, lr in zip(group_colors(len(lrs)), lrs):
-        g = rates[rates["lr"] == lr].sort_values("depth")
-        ax.errorbar(g["depth"], g["ours"], yerr=g["se"].fillna(0), fmt="-o", color=color, capsize=3, label=f"SGD lr {lr:g}")
+    searched = rates[rates["searched"]].sort_values("depth")
+    lines = [("SGD, searched rate (" + ", ".join(f"{r:g}" for r in searched["lr"]) + ")", searched)]
+    others = rates[~rates["searched"]]
+    lines += [(f"SGD lr {lr:g}", others[others["lr"] == lr].sort_values("depth"))
+              for lr in sorted(others["lr"].unique(), reverse=True)]
+    for color, (label, g) in zip(group_colors(len(lines)), lines):
+        ax.errorbar(g["depth"], g["ours"], yerr=g["se"].fillna(0), fmt="-o", color=color, capsize=3, label=label)
     paper = rates.drop_duplicates("depth").sort_values("depth")
     ax.plot(paper["depth"], paper["paper"], "kx", ms=7, label="paper (Table I)")
     ax.set(xlabel="hidden layers", ylabel="test MCR (%)", title="(b) ReLU: is it SGD's rate?",
