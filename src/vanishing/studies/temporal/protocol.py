@@ -223,10 +223,11 @@ SCALES = {
     "medium": {"tasks": ["adding", "copy"], "lengths": [10, 25, 50, 100, 200], "cells": list(CELL_ORDER),
                "steps": 1500, "seeds": 3, "hidden": 64, "symbols": 3, "batch_size": 32, "lr": 1e-3, "clip": 1.0,
                "evals": 6, "eval_size": 1000, "probe_size": 200, "ablation_lengths": [200]},
-    # paper: see PAPER_BUDGET. Cost estimate on the 2-core CPU: the medium run took 13.8 min for 2 seeds × 1500
-    # steps over 5 cells; per step × length that is ≈ 5.5e-5 s, so 10,000 steps × (3 cells × Σ T = 385 + 3
-    # ablations × T = 200) × 2 tasks × 3 seeds ≈ 1.6 h, ~2 h with the gated cells' higher cost per step —
-    # resumable (`vanishing study temporal --paper` again continues), so it may span several invocations.
+    # paper: see PAPER_BUDGET. Cost on the 2-core CPU, measured: a gated cell at T = 200 takes 0.145 s per step
+    # (≈ 25 min per 10,000-step run, one of 2 workers), i.e. ≈ 7e-4 s per step × length; the 90 main runs (gated
+    # cells Σ T = 385 per cell, task and seed) and the 18 ablation runs at T = 200 make ≈ 8–9 h on 2 workers (the
+    # first estimate here, 2 h from the medium run, was 4× too low) — resumable at every evaluation point
+    # (`vanishing study temporal --paper` again continues), so it spans several invocations.
     "paper": {"tasks": ["adding", "copy"], "lengths": [10, 25, 50, 100, 200], "cells": ["rnn_tanh", "lstm", "gru"],
               "steps": PAPER_STEPS, "seeds": 3, "hidden": 64, "symbols": 3, "batch_size": 32, "lr": 1e-3,
               "clip": 1.0, "evals": 20, "eval_size": 1000, "probe_size": 200, "ablation_lengths": [200]},
