@@ -223,11 +223,10 @@ SCALES = {
     "medium": {"tasks": ["adding", "copy"], "lengths": [10, 25, 50, 100, 200], "cells": list(CELL_ORDER),
                "steps": 1500, "seeds": 3, "hidden": 64, "symbols": 3, "batch_size": 32, "lr": 1e-3, "clip": 1.0,
                "evals": 6, "eval_size": 1000, "probe_size": 200, "ablation_lengths": [200]},
-    # paper: see PAPER_BUDGET. Cost on the 2-core CPU, measured: a gated cell at T = 200 takes 0.145 s per step
-    # (≈ 25 min per 10,000-step run, one of 2 workers), i.e. ≈ 7e-4 s per step × length; the 90 main runs (gated
-    # cells Σ T = 385 per cell, task and seed) and the 18 ablation runs at T = 200 make ≈ 8–9 h on 2 workers (the
-    # first estimate here, 2 h from the medium run, was 4× too low) — resumable at every evaluation point
-    # (`vanishing study temporal --paper` again continues), so it spans several invocations.
+    # paper: see PAPER_BUDGET. Cost on the 2-core CPU, measured on the first paper runs: a gated cell at T = 200
+    # takes 3–8 min per 10,000-step run on one of 2 workers (≈ 1.75 s per unit of length per run), so the 90 main
+    # runs (gated cells Σ T = 385 per cell, task and seed) and the 18 ablation runs at T = 200 make ≈ 2 h on 2
+    # workers — resumable at every evaluation point (`vanishing study temporal --paper` again continues).
     "paper": {"tasks": ["adding", "copy"], "lengths": [10, 25, 50, 100, 200], "cells": ["rnn_tanh", "lstm", "gru"],
               "steps": PAPER_STEPS, "seeds": 3, "hidden": 64, "symbols": 3, "batch_size": 32, "lr": 1e-3,
               "clip": 1.0, "evals": 20, "eval_size": 1000, "probe_size": 200, "ablation_lengths": [200]},
