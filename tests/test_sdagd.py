@@ -356,7 +356,7 @@ def test_none_backend_needs_no_supported_architecture_and_trains_in_the_engine(s
     conv = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 3))  # blocks_of() refuses a conv net
     h = curvature.diagonal(conv, torch.randn(4, 1, 4, 4), "ce", backend="none")
     assert [tuple(v.shape) for v in h.values()] == [tuple(p.shape) for p in conv.parameters()]
-    with pytest.raises(Exception):
+    with pytest.raises(curvature.CurvatureError):
         curvature.diagonal(conv, torch.randn(4, 1, 4, 4), "ce", backend="lecun")
     result = fit(sdagd_config(**{"train.epochs": 3, "optim.optimizer": "sdagd(curvature='none')"}), sample_data)
     losses = [row["train_loss"] for row in result.history]

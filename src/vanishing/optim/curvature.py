@@ -480,10 +480,7 @@ def backpropagate(
 ) -> dict[torch.nn.Parameter, torch.Tensor]:
     """h for every parameter of ``blocks`` from a forward trace (see the module docstring)."""
     check_backend(backend)
-    if backend == "none":
-        modules = [m for b in blocks for m in (b.linear, b.bn_before, b.layer_norm, b.act, b.bn_after) if m is not None]
-        return {p: h for m in modules for p, h in zero_curvature(m).items()}
-    rule = _Diag if backend == "lecun" else _Factor
+    rule = {"lecun": _Diag, "ggn": _Factor}[backend]  # "none" needs no trace: diagonal() and from_step() answer it
     n = z.shape[0]
     h: dict[torch.nn.Parameter, torch.Tensor] = {}
     with torch.no_grad():
