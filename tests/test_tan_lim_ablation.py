@@ -63,11 +63,11 @@ def test_points_repeat_the_main_runs_configs_and_add_the_variants():
     p = {"width": 8, "sdagd_schedule": "step(step_size=4, gamma=0.3)", "ablation_depths": [1, 3],
          "ablation_sgd_rates": [0.01, 0.03]}
     radius = {("sigmoid", 1): 0.3, ("sigmoid", 3): 0.6}
-    points = switch_points(p, radius, _point)
+    points = switch_points(p, radius)
     assert points[0] == _point(p, "sigmoid", 1, "sdagd(radius=0.3)", 1.0)  # the main run's own point: reused
     assert [curvature_of(pt["optim.optimizer"]) for pt in points] == ["lecun", "none", "lecun", "none"]
     assert points[3]["model.hidden"] == [8, 8, 8] and points[3]["optim.schedule"] == p["sdagd_schedule"]
-    rates = rate_points(p, {("relu", 1): 1.0, ("relu", 3): 0.03}, _point)
+    rates = rate_points(p, {("relu", 1): 1.0, ("relu", 3): 0.03})
     assert [(len(pt["model.hidden"]), pt["optim.lr"]) for pt in rates] == [(1, 1.0), (1, 0.03), (1, 0.01), (3, 0.03),
                                                                           (3, 0.01)]
     assert all(pt["optim.schedule"] == "constant" and pt["model.activation"] == "relu" for pt in rates)

@@ -44,24 +44,26 @@ def _mcr(runs: pd.DataFrame) -> list[float]:
     return (100 * runs["test_mcr"].astype(float)).tolist()
 
 
-def switch_points(p: Mapping, radius: Mapping, point) -> list[dict]:
+def switch_points(p: Mapping, radius: Mapping) -> list[dict]:
     """Sweep points of ablation 1: per sigmoid depth, SDAGD as in the main runs and with ``curvature='none'``."""
-    from .protocol import sdagd_spec
+    from .protocol import _point, sdagd_spec
 
     points = []
     for depth in p["ablation_depths"]:
-        spec = sdagd_spec(radius[("sigmoid", depth)])
-        points.append(point(p, "sigmoid", depth, spec, 1.0))
-        points.append(point(p, "sigmoid", depth, spec[:-1] + ", curvature='none')", 1.0))
+        r = radius[("sigmoid", depth)]
+        points.append(_point(p, "sigmoid", depth, sdagd_spec(r), 1.0))
+        points.append(_point(p, "sigmoid", depth, sdagd_spec(r, curvature="none"), 1.0))
     return points
 
 
-def rate_points(p: Mapping, sgd_lr: Mapping, point) -> list[dict]:
+def rate_points(p: Mapping, sgd_lr: Mapping) -> list[dict]:
     """Sweep points of ablation 2: per ReLU depth, SGD at its searched rate and at each ablation rate."""
+    from .protocol import _point
+
     points = []
     for depth in p["ablation_depths"]:
         for lr in sorted({float(sgd_lr[("relu", depth)]), *map(float, p["ablation_sgd_rates"])}, reverse=True):
-            points.append(point(p, "relu", depth, "sgd", lr))
+            points.append(_point(p, "relu", depth, "sgd", lr))
     return points
 
 
@@ -188,18 +190,19 @@ def ablation_figure(switch: pd.DataFrame, rates: pd.DataFrame):
     return fig
 
 
-def train_ablations(ctx: StudyContext, p: Mapping, base: Mapping, sgd_lr: Mapping, radius: Mapping, point,
-                    zip_points) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+def train_ablations(ctx: StudyContext, p: Mapping, base: Mapping, sgd_lr: Mapping,
+                    radius: Mapping) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     """Train both ablations in one sweep; returns (:func:`switch_table`, :func:`rate_table`), None when the scale
-    has no ``ablation_depths`` among its ``depths``. ``point`` and ``zip_points`` are the protocol's, so the runs that repeat a main run
-    have its config and are reused."""
+    has no ``ablation_depths`` among its ``depths``. The points are the protocol's (``_point``), so the runs that
+    repeat a main run have its config and are reused."""
+    from .protocol import kind_of, zip_points
+
     depths = [d for d in p.get("ablation_depths") or () if d in p["depths"]]
     if not depths:
         return None
     p = {**p, "ablation_depths": depths}
-    points = switch_points(p, radius, point) + rate_points(p, sgd_lr, point)
-    res = ctx.sweep("ablation", base=base, zip=zip_points(points))
-    runs = res.runs.assign(kind=res.runs["optimizer"].map(lambda o: str(o).split("(")[0]))
+    res = ctx.sweep("ablation", base=base, zip=zip_points(switch_points(p, radius) + rate_points(p, sgd_lr)))
+    runs = res.runs.assign(kind=res.runs["optimizer"].map(kind_of))
     switch = switch_table(runs[(runs["kind"] == "sdagd") & (runs["activation"] == "sigmoid")])
     rates = rate_table(runs[(runs["kind"] == "sgd") & (runs["activation"] == "relu")], sgd_lr)
     return switch, rates

@@ -40,8 +40,9 @@ def base_config(p: Mapping, *, epochs: int, val_fraction: float = 0.0, probes: S
     }
 
 
-def sdagd_spec(radius: float) -> str:
-    return f"sdagd(radius={radius:g})"
+def sdagd_spec(radius: float, curvature: str | None = None) -> str:
+    """The optimizer text of an SDAGD point (``curvature``: a backend other than the default, e.g. ``none``)."""
+    return f"sdagd(radius={radius:g}" + (f", curvature='{curvature}')" if curvature else ")")
 
 
 def kind_of(optimizer: str) -> str:
@@ -144,7 +145,7 @@ def run(ctx: StudyContext) -> None:
     epochs, tables = main.epochs, main.probes
 
     # 3. the ablations of the rows not reproduced (SDAGD's switch, SGD's ReLU column): :mod:`.ablation`
-    ablations = train_ablations(ctx, p, base, sgd_lr, radius, _point, zip_points)
+    ablations = train_ablations(ctx, p, base, sgd_lr, radius)
 
     _report_settings(ctx, p, search, sgd_lr, radius)
     t1 = _report_table_one(ctx, p, runs, depths)
