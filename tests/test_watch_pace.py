@@ -75,11 +75,22 @@ def test_explicit_every_is_exact_and_auto_is_the_default():
 
 
 def test_auto_pace_in_a_real_loop_with_a_slow_probe(monkeypatch):
-    """A real watch whose snapshots are made slow: it spaces them beyond 100 steps, and the measured share stays low."""
+    """A real watch on a real loop whose clock is simulated: 1 ms steps and 50 ms snapshots.
+
+    The watch reads time only through ``time.perf_counter`` in its module; a fake clock there makes
+    the test independent of the machine's load (a real sleep made it flaky under a loaded CI).
+    At every=100 the snapshots would take 0.05 / (0.05 + 0.1) ≈ 33% of the time; the pace must
+    stretch them to ≥ 0.05 / (0.05 · 0.001) = 1000 steps, and the brute-force share stays ≤ 5%.
+    """
     import time
+    import types
 
     from vanishing.watch import watcher
 
+    clock = FakeClock()
+    fake_time = types.SimpleNamespace(**{name: getattr(time, name) for name in dir(time) if not name.startswith("_")})
+    fake_time.perf_counter = clock
+    monkeypatch.setattr(watcher, "time", fake_time)
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
     x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))
@@ -87,19 +98,20 @@ def test_auto_pace_in_a_real_loop_with_a_slow_probe(monkeypatch):
     real_capture = watcher.Watch._capture
 
     def slow_capture(self):
-        time.sleep(0.05)
+        clock.t += 0.05
         return real_capture(self)
 
     monkeypatch.setattr(watcher.Watch, "_capture", slow_capture)
     w = vanishing.watch(model, (x, y), F.cross_entropy)
-    start = time.perf_counter()
-    for _ in range(600):
+    for _ in range(5000):
         opt.zero_grad()
         F.cross_entropy(model(x), y).backward()
         opt.step()
-        time.sleep(0.001)  # a 1 ms step: 100 steps = 0.1 s, a snapshot ≥ 0.05 s → 50% at every=100
+        clock.t += 0.001  # the training step
     w.close()
-    total = time.perf_counter() - start
-    gaps = [b - a for a, b in zip(w.snapshot_steps, w.snapshot_steps[1:-1])]
-    assert gaps and min(gaps) > AUTO_EVERY  # stretched
-    assert sum(w.snapshot_seconds[1:-1]) / total < 0.15  # at every=100 it would be ≈ 0.3; budget 0.05 (+ timer noise)
+    steps = w.snapshot_steps[:-1]  # the last one is close()'s
+    gaps = [b - a for a, b in zip(steps, steps[1:])]
+    assert len(gaps) >= 2 and all(999 <= g <= 1002 for g in gaps), w.snapshot_steps
+    assert w.snapshot_seconds[1:] and all(abs(s - 0.05) < 1e-9 for s in w.snapshot_seconds)
+    share = sum(w.snapshot_seconds[1:-1]) / clock.t
+    assert share <= 0.05

@@ -87,8 +87,9 @@ class SnapshotPace:
     max_overhead) however large the model or the probe batch.
     """
 
-    def __init__(self, every: int, max_overhead: float, clock=time.perf_counter) -> None:
-        self.every, self.max_overhead, self.clock = int(every), float(max_overhead), clock
+    def __init__(self, every: int, max_overhead: float, clock=None) -> None:
+        self.every, self.max_overhead = int(every), float(max_overhead)
+        self.clock = clock if clock is not None else time.perf_counter
         self.step_s: float | None = None
         self.last_step = 0
         self._seconds: list[float] = []
