@@ -157,5 +157,11 @@ def test_tiny_paper_scale_runs_the_depth_sweep_and_reports_the_last_epoch_too(tm
     last = claims[claims["claim"].str.endswith(", last epoch")]
     assert len(last) == 8 and last["claim"].str.contains("trained sparsity").all()
     assert claims["claim"].str.startswith("Table 1 MNIST").sum() == 16 + 8
-    for name in ("sparsity_by_epoch", "table1_sparsity", "fig1_learning_curves", "fig2a_mnist"):
+    for name in ("sparsity_by_epoch", "table1_sparsity", "fig1_learning_curves", "fig2a_mnist", "sparsity_readings"):
         assert (out["results"] / "figures" / f"{name}.png").is_file()
+    # the measurement ablation read every 4-layer ReLU net (BN off and before) every way
+    readings = pd.read_csv(out["results"] / "sparsity_readings.csv")
+    assert set(readings["batch_norm"]) == {"off", "before"} and set(readings["weights"]) == {"untrained", "selected", "last"}
+    assert set(readings[readings["batch_norm"] == "before"]["mode"]) == {"eval", "train"}
+    assert set(readings[readings["batch_norm"] == "off"]["mode"]) == {"eval"}
+    assert "sparsity readings" in (tmp_path / "log.txt").read_text()

@@ -296,5 +296,36 @@ def table1(ctx, runs, sparsity, width) -> None:
     _add(ctx, C.bn_sparsity_claims(values, runs[(runs["depth"] == NODE_DEPTH) & (runs["width"] == width)], width))
 
 
+def sparsity_readings(ctx, runs, width) -> None:
+    """The measurement ablation of Table 1 (:mod:`.sparsity_readings`): the same trained nets read other ways."""
+    from ...store.atomic import write_bytes
+    from . import sparsity_readings as R
+
+    node = runs[(runs["depth"] == NODE_DEPTH) & (runs["width"] == width) & (runs["activation"] == "relu")]
+    readings = R.measure(node, R.run_data_loader(ctx.exec_config))
+    if not len(readings):
+        return
+    summary = R.summarise(readings)
+    write_bytes(ctx.results / "sparsity_readings.csv", readings.to_csv(index=False).encode())
+    ctx.report.add_heading("Ablation — does the way sparsity is read explain Table 1's gap?")
+    shown = summary.assign(**{
+        "sparsity (%)": [f"{m:.1f}" + (f" ± {s:.1f}" if math.isfinite(s) else "") for m, s in zip(summary["sparsity"], summary["se"])],
+        "dead units (%)": [f"{m:.1f}" for m in summary["dead"]], "paper (%)": [f"{p:.1f}" for p in summary["paper"]]})
+    ctx.report.add_table(shown[["task", "batch_norm", "weights", "samples", "mode", "sparsity (%)", "dead units (%)",
+                                "paper (%)", "n", "within"]],
+                         "The 4-layer ReLU nets' layer-mean sparsity (mean ± s.e. over seeds) read with each choice the "
+                         "paper leaves open: weights (untrained, selected = best validation, last epoch), samples (the "
+                         "probe set of 100 training examples per class, the whole training split, the whole test set) "
+                         "and batch-norm mode (eval: running statistics; train: the statistics of batches of 128); dead "
+                         "units = nodes inactive on every training example. 'within': within max(2 s.e., 3 pp) of the "
+                         "paper's layer mean on ≥ 3 seeds. Written to sparsity_readings.csv.")
+    ctx.figure(R.readings_figure(summary), "Trained layer-mean sparsity per reading (bars: blue = selected model, "
+               "orange = last epoch; ·tr = batch norm in train mode), the dead units' part of it (dark), the paper's "
+               "layer mean (dashed).", "sparsity_readings")
+    for line in R.verdict_lines(summary):
+        ctx.report.add_text(line)
+        ctx.log("[pretorius] sparsity readings: " + line)
+
+
 def benchmarks(ctx, mn, cf) -> None:
     _add(ctx, C.benchmark_claims(mn, cf))

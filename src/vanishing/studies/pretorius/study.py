@@ -47,6 +47,7 @@ def run(ctx: StudyContext) -> None:
     skipped = sections.performance_claims(ctx, mn_arch, mn, cf, arch_depths, width, wide, wide_depths, cifar_depths)
     sections.node_sections(ctx, main, probes, tasks, width)
     sections.table1(ctx, main, probes.get("sparsity"), width)
+    sections.sparsity_readings(ctx, main, width)
     sections.benchmarks(ctx, mn, cf)
     sections.vanishing(ctx, pd.concat([mn_arch, mn], ignore_index=True).drop_duplicates("run_id"),
                        probes.get("backprop_signal"), arch_depths, width)
