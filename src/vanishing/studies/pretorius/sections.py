@@ -302,7 +302,7 @@ def sparsity_readings(ctx, runs, width) -> None:
     from . import sparsity_readings as R
 
     node = runs[(runs["depth"] == NODE_DEPTH) & (runs["width"] == width) & (runs["activation"] == "relu")]
-    readings = R.measure(node, R.run_data_loader(ctx.exec_config))
+    readings = R.measure(node, R.run_data_loader(ctx.exec_config), log=ctx.log)
     if not len(readings):
         return
     summary = R.summarise(readings)
@@ -312,13 +312,14 @@ def sparsity_readings(ctx, runs, width) -> None:
         "sparsity (%)": [f"{m:.1f}" + (f" ± {s:.1f}" if math.isfinite(s) else "") for m, s in zip(summary["sparsity"], summary["se"])],
         "dead units (%)": [f"{m:.1f}" for m in summary["dead"]], "paper (%)": [f"{p:.1f}" for p in summary["paper"]]})
     ctx.report.add_table(shown[["task", "batch_norm", "weights", "samples", "mode", "sparsity (%)", "dead units (%)",
-                                "paper (%)", "n", "within"]],
+                                "paper (%)", "n", "verdict", "reason"]],
                          "The 4-layer ReLU nets' layer-mean sparsity (mean ± s.e. over seeds) read with each choice the "
                          "paper leaves open: weights (untrained, selected = best validation, last epoch), samples (the "
                          "probe set of 100 training examples per class, the whole training split, the whole test set) "
                          "and batch-norm mode (eval: running statistics; train: the statistics of batches of 128); dead "
-                         "units = nodes inactive on every training example. 'within': within max(2 s.e., 3 pp) of the "
-                         "paper's layer mean on ≥ 3 seeds. Written to sparsity_readings.csv.")
+                         "units = nodes inactive on every training example in eval mode. verdict: the numeric rule against "
+                         "the paper's layer mean with a 3 pp tolerance (inconclusive on < 3 seeds). Written to "
+                         "sparsity_readings.csv.")
     ctx.figure(R.readings_figure(summary), "Trained layer-mean sparsity per reading (bars: blue = selected model, "
                "orange = last epoch; ·tr = batch norm in train mode), the dead units' part of it (dark), the paper's "
                "layer mean (dashed).", "sparsity_readings")
