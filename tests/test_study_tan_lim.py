@@ -11,6 +11,7 @@ import torch
 
 from vanishing.report.tables import VERDICTS
 from vanishing.studies import get, run_study
+from vanishing.studies.tan_lim.protocol import SCALES
 from vanishing.studies.tan_lim import (
     PAPER_MCR,
     cell_direction,
@@ -193,3 +194,21 @@ def test_tiny_run_writes_report_figures_and_every_claim(tmp_path):
     switch = claims[claims["claim"] == "SDAGD works through its two-phase switching of the step length"]["reason"].iloc[0]
     assert "h = 0" in switch and "needs ≥ 3 seeds per variant" in switch  # one seed: the ablation cannot decide
     assert "Ablations — the switch, the budget and SGD" in page and "first epoch ≤ paper" in page
+
+
+def test_quick_scale_has_no_ablations_and_the_claims_say_so(tmp_path):
+    """The quick scale skips the ablation sweep (with it the quick run took 5 min 17 s, over the 5-minute limit):
+    no ablation figure or section, and the switch claim names the missing ablation instead of judging it."""
+    assert SCALES["quick"]["ablation_depths"] == []
+    root = tmp_path / "tan-lim"
+    overrides = {"epochs": 1, "seeds": 1, "train_subset": 200, "width": 8, "depths": [1, 4], "sgd_rates": [0.3],
+                 "radii": [0.3], "probe_every": 1}
+    with open("/dev/null", "w") as devnull:
+        out = run_study(STUDY, "quick", overrides, results=root, sweep_options={"workers": 0, "display": "silent"},
+                        out=devnull)
+    page = out["report"].read_text()
+    assert not (root / "figures" / "ablation_switch_and_rate.png").exists()
+    assert "Ablations — the switch" not in page
+    claims = pd.read_csv(root / "claims.csv")
+    switch = claims[claims["claim"] == "SDAGD works through its two-phase switching of the step length"]
+    assert "(no h = 0 ablation in this scale)" in switch["reason"].iloc[0]
