@@ -77,6 +77,27 @@ def test_a_tanh_rnn_that_bridges_the_long_length():
     assert _by(rows, "[000 → Hochreiter 1998] temporal")["verdict"] == "not reproduced"
 
 
+def test_bridging_words_follow_the_two_se_rule():
+    # mean 0.9, s.e. 0.01 → clearly above the 0.5 line; mean 0.1 → clearly below
+    assert C.bridging([0.89, 0.9, 0.91]) == "fails"
+    assert C.bridging([0.09, 0.1, 0.11]) == "bridges"
+    # the temporal --paper run's tanh copy task: 0.4997 ± 0.038 straddles the line — never worded as a decision
+    assert C.bridging([0.44, 0.50, 0.56]) == "undecided"
+    assert C.bridging([0.9]) == "undecided" and C.bridging([]) == "undecided"  # one seed has no s.e.; none: nothing
+
+
+def test_a_tanh_rnn_at_the_bridged_line_is_worded_undecided():
+    straddling = {**GOOD, "rnn_tanh": {10: (0.1, 1e-1, 1e-1), 100: ([0.44, 0.50, 0.56], 1e-6, 1e-7)}}
+    rows = _claims(straddling)
+    tanh = _by(rows, "[004 §9] RNNs (tanh")
+    assert tanh["verdict"] == "inconclusive" and "the tanh RNN undecided on adding" in tanh["reason"]
+    lags = _by(rows, "[000 → Hochreiter 1998] temporal")
+    assert "rnn_tanh undecided on adding" in lags["reason"] and "bridges T" not in lags["reason"]
+    clean = _claims(GOOD)
+    assert "the tanh RNN fails on adding" in _by(clean, "[004 §9] RNNs (tanh")["reason"]
+    assert "rnn_tanh fails on adding" in _by(clean, "[000 → Hochreiter 1998] temporal")["reason"]
+
+
 def test_evidence_rule_directly():
     ev = C.Evidence()
     assert ev.compare("a − b", [1.0, 1.1, 0.9], [0.0, 0.1, -0.1])
