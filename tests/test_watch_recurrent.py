@@ -1,7 +1,9 @@
 """Issue 17 (part): watch() on models holding torch's nn.RNN / nn.LSTM / nn.GRU never crashes, and long layer names are printed in full."""
 
+import math
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -183,3 +185,46 @@ def test_tanh_rnn_that_forgets_is_vanishing_through_time_and_horizon_is_right():
     horizon = next(k for k, r in enumerate(expect) if r < 0.1 * expect[0])
     assert v.evidence["horizon"] == horizon
     assert v.evidence["decay"] < 0.7
+
+
+def _unrolled_cell_rms(model, x, y):
+    """Independent: nn.LSTMCell stepped in float64 with retain_grad on every c_t (on the CPU the cell is torch's
+    composite, so h_t = o ⊙ tanh(c_t) is computed from that tensor and c_t.grad is the total ∂L/∂c_t), by lag."""
+    state, cs = None, []
+    for t in range(x.shape[1]):
+        state = model.cell(x[:, t], state)
+        state[1].retain_grad()
+        cs.append(state[1])
+    F.cross_entropy(model.head(state[0]), y, reduction="sum").backward()
+    return [cs[-1 - k].grad.norm(dim=1).square().mean().sqrt().item() for k in range(len(cs))]
+
+
+def test_lstm_cell_loop_reads_the_cell_state_path_against_float64_autograd():
+    torch.manual_seed(3)
+    model = CellLoop("LSTMCell").double()
+    x, y = torch.randn(24, 9, 3, dtype=torch.float64), torch.randint(0, 2, (24,))
+    w = vanishing.watch(model, (x, y), F.cross_entropy, unknown="error")
+    w.close()
+    rows = w.tables()["cell_state"].sort_values("lag")
+    assert list(rows["layer"].unique()) == ["cell"] and list(rows["lag"]) == list(range(9))
+    assert list(rows["t"]) == list(range(9, 0, -1)) and (rows["n"] == 24).all()
+    expect = _unrolled_cell_rms(model, x, y)
+    assert rows["rms_cell"].tolist() == pytest.approx(expect, rel=1e-9)
+    # the h path is unchanged by the recomputed step, and the diagnosis shows the c path's decay per step
+    d = w.diagnose()
+    from vanishing.watch.diagnose import through_time
+
+    assert through_time(list(d.layers["layer"]), d.layers["rms"].to_numpy())["cell"]["rms_by_lag"] == pytest.approx(
+        _unrolled_rms(model, x, y), rel=1e-9)
+    c_decay = d.recurrent.set_index("layer").loc["cell", "decay_cell"]
+    slope = np.polyfit(np.arange(9), np.log(expect), 1)[0]
+    assert c_decay == pytest.approx(math.exp(slope), rel=1e-9)
+
+
+def test_rnn_and_gru_cell_loops_have_no_cell_state_table():
+    for cell in ("RNNCell", "GRUCell"):
+        model = CellLoop(cell).double()
+        x, y = torch.randn(8, 5, 3, dtype=torch.float64), torch.randint(0, 2, (8,))
+        w = vanishing.watch(model, (x, y), F.cross_entropy)
+        w.close()
+        assert "cell_state" not in w.tables()

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from .. import activations as act_registry
-from .recurrent import Track, cell_gate, fused_through_time, unroll
+from .recurrent import Track, cell_gate, fused_through_time, gate_counts, lstm_cell_step, unroll
 
 POLICIES = ("error", "warn", "skip")
 
@@ -275,6 +275,7 @@ class Event:
     steps: list[torch.Tensor] | None = None  # recurrent: h_t of the stepped (layer, direction), by position (in the graph)
     track: Track | None = None  # recurrent: the stepped (layer, direction) (see .recurrent)
     gates: torch.Tensor | None = None  # nn.LSTMCell/GRUCell calls: forget/update-gate counts (.recurrent.gate_counts)
+    cell: torch.Tensor | None = None  # nn.LSTMCell calls: the cell state c_t (in the graph; .recurrent.lstm_cell_step)
 
 
 class Capture:
@@ -311,6 +312,12 @@ class Capture:
 
     def _weight_hook(self, name: str):
         def hook(module, inputs, output):
+            if isinstance(module, nn.LSTMCell):
+                stepped = lstm_cell_step(module, inputs)
+                if stepped is not None and stepped[0].requires_grad:  # h_t and c_t recomputed so that ∂L/∂c_t is total on every device
+                    h, c, f = stepped
+                    self.events.append(Event("weight", name, output=h, gates=gate_counts(f), cell=c))
+                    return h.clone(), c.clone()
             rest = None
             if isinstance(output, tuple) and output and isinstance(output[0], torch.Tensor):  # nn.LSTMCell: (h, c)
                 output, rest = output[0], output[1:]

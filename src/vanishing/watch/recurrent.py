@@ -117,6 +117,27 @@ def rnn_step(kind: str, x, h, c, w):
     return (pre.tanh() if kind == "tanh" else pre.relu()), None, None
 
 
+def lstm_cell_step(module: nn.LSTMCell, inputs: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """One ``nn.LSTMCell`` call recomputed in the graph (:func:`rnn_step`): (h_t, c_t, forget gate f), or None.
+
+    Why: the cell's own c output carries ∂L/∂c_t through its later uses only where torch runs a fused kernel (CUDA:
+    ``_thnn_fused_lstm_cell`` returns h_t and c_t side by side), but also through h_t = o ⊙ tanh(c_t) where it runs
+    the composite (CPU). Stepping the equations makes h_t a function of the c_t tensor on every device, so the
+    gradient at c_t is the total ∂L/∂c_t. None (the call stands as is) for unbatched (1-d) input or without grad.
+    """
+    if not torch.is_grad_enabled() or not inputs or not isinstance(inputs[0], torch.Tensor) or inputs[0].dim() != 2:
+        return None
+    x = inputs[0]
+    state = inputs[1] if len(inputs) > 1 else None
+    if state is None:
+        h = c = x.new_zeros(x.shape[0], module.hidden_size)
+    else:
+        h, c = state
+    w = {"weight_ih": module.weight_ih, "weight_hh": module.weight_hh, "bias_ih": module.bias_ih,
+         "bias_hh": module.bias_hh, "weight_hr": None}
+    return rnn_step("LSTM", x, h, c, w)
+
+
 def cell_gate(module: nn.Module, inputs: tuple) -> torch.Tensor | None:
     """Gate counts (:func:`gate_counts`) of one ``nn.LSTMCell`` (forget gate) or ``nn.GRUCell`` (update gate) call."""
     if not isinstance(module, (nn.LSTMCell, nn.GRUCell)) or not inputs or not isinstance(inputs[0], torch.Tensor):

@@ -38,7 +38,9 @@ def _recurrent_findings(tables, snap: int, names: list[str], rms: np.ndarray, t:
     recurrent.update(_fused_through_time(tables, snap))
     gates = _gates(tables, snap)
     verdicts = _time_verdicts(recurrent, gates, t) + _gate_verdicts(gates, t)
-    return verdicts, _recurrent_table(recurrent, _fused_through_time(tables, snap, "rms_cell"), gates)
+    cells = _fused_through_time(tables, snap, "rms_cell")
+    cells.update(_fused_through_time(tables, snap, "rms_cell", table="cell_state"))
+    return verdicts, _recurrent_table(recurrent, cells, gates)
 
 
 def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]], gates: Mapping[str, Mapping[str, Any]] | None = None,
@@ -78,12 +80,14 @@ def _ungated(remedies: list[str], gate: Mapping[str, Any] | None) -> list[str]:
     return [r for r in remedies if gate is None or not r.startswith("Use a gated cell")]
 
 
-def _fused_through_time(tables: Mapping[str, pd.DataFrame], snap: int, column: str = "rms") -> dict[str, dict[str, Any]]:
+def _fused_through_time(tables: Mapping[str, pd.DataFrame], snap: int, column: str = "rms",
+                        table: str = "through_time") -> dict[str, dict[str, Any]]:
     """:func:`through_time` of the fused nn.RNN/GRU/LSTM tracks (table ``through_time``: RMS ‖∂L/∂h‖ per t = T − lag).
 
-    ``column="rms_cell"``: the same for an LSTM's ‖∂L/∂c‖ (tracks whose column is all NaN are left out).
+    ``column="rms_cell"``: the same for an LSTM's ‖∂L/∂c‖ (tracks whose column is all NaN are left out);
+    ``table="cell_state"``: the ‖∂L/∂c‖ of ``nn.LSTMCell`` loops (t = the application, 1 … T).
     """
-    rows = _at(tables.get("through_time"), snap)
+    rows = _at(tables.get(table), snap)
     out: dict[str, dict[str, Any]] = {}
     if rows is None or column not in rows:
         return out

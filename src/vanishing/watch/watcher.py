@@ -68,6 +68,7 @@ from ..probes.grad_norms import COLUMNS as GRAD_COLUMNS
 from .hooks import Capture, Layout, discover, nodes_first, pair_events
 from .per_example import check_reduction, probe_size, resolve_reduction, summed_loss
 from .recurrent import gate_summary, lag_rows
+from .verdicts import TIME_STEPS
 
 STEP_MODES = ("backward", "call")
 AUTO_EVERY = 100  # every="auto": a snapshot every 100 steps …
@@ -244,6 +245,7 @@ class Watch:
         self._closed = False
         self._handles: list[Any] = []
         self._tt_rows: list[tuple] = []  # through time, fused recurrent layers: (step, layer, t, rms, lag, n, rms_cell)
+        self._cs_rows: list[tuple] = []  # cell state of nn.LSTMCell loops: (step, layer, t, lag, n, rms_cell)
         self._gate_rows: list[tuple] = []  # gate saturation: (step, layer, gate, n, low, high, mean)
         self._tb = None
         self._discover_order()  # one eval-mode forward pass: execution order, hidden layers, pairing
@@ -444,8 +446,12 @@ class Watch:
             targets = [pairs[n][0].output for n in layers]
             recurrent = self._recurrent_events(cap.events)
             steps = [s for e in recurrent for s in e.track.hs + (e.track.cs or [])]
-            grads = list(torch.autograd.grad(total, targets + steps, allow_unused=True)) if targets or steps else []
-            self._record_through_time(recurrent, grads[len(targets):])
+            cells = self._cell_states(cap.events)
+            states = [c for cs in cells.values() for c in cs]
+            wrt = targets + steps + states
+            grads = list(torch.autograd.grad(total, wrt, allow_unused=True)) if wrt else []
+            self._record_through_time(recurrent, grads[len(targets): len(targets) + len(steps)])
+            self._record_cell_states(cells, grads[len(targets) + len(steps):])
             self._record_gates(cap.events, recurrent)
             grads = grads[: len(targets)]
         pre, out, deltas, acts = [], [], [], []
@@ -492,6 +498,33 @@ class Watch:
                 i += tr.steps
             for lag, t, n, rms, rms_c in lag_rows(tr, gh, gc):
                 self._tt_rows.append((self.steps, e.name, t, rms, lag, n, rms_c))
+
+    @staticmethod
+    def _cell_states(events) -> dict[str, list[torch.Tensor]]:
+        """``nn.LSTMCell`` modules called at least TIME_STEPS times in one forward pass: name → c_1 … c_T (in order).
+
+        Only batched calls with one batch size throughout (the c_t rows are the probe examples)."""
+        cells: dict[str, list[torch.Tensor]] = {}
+        for e in events:
+            if e.kind == "weight" and e.cell is not None:
+                cells.setdefault(e.name, []).append(e.cell)
+        return {name: cs for name, cs in cells.items()
+                if len(cs) >= TIME_STEPS and len({tuple(c.shape) for c in cs}) == 1 and cs[0].requires_grad}
+
+    def _record_cell_states(self, cells: Mapping[str, list[torch.Tensor]], grads) -> None:
+        """Per LSTMCell loop and application t: RMS over the probe examples of the total ‖∂(Σ_n E_n)/∂c_t‖.
+
+        rms_cell(t) = sqrt(mean_n ‖∂(Σ_m E_m)/∂c_{t,n}‖²), the same statistic as ``rms`` of the h path; lag = T − t.
+        A c_t the loss does not reach (the last one, when only h_T is read out) has gradient 0 there, not NaN.
+        """
+        i = 0
+        for name, cs in cells.items():
+            T = len(cs)
+            for t, (c, g) in enumerate(zip(cs, grads[i: i + T]), start=1):
+                g = torch.zeros_like(c) if g is None else g.detach()
+                rms = float(g.double().flatten(1).norm(dim=1).square().mean().sqrt())
+                self._cs_rows.append((self.steps, name, t, T - t, int(c.shape[0]), rms))
+            i += T
 
     def _record_gates(self, events, recurrent) -> None:
         """Forget (LSTM) / update (GRU) gate saturation per recurrent layer: fused tracks and LSTMCell/GRUCell modules."""
@@ -564,6 +597,11 @@ class Watch:
                                       "t": np.asarray(t, dtype=np.int64), "rms": np.asarray(rms, dtype=np.float64),
                                       "lag": np.asarray(lag, dtype=np.int64), "n": np.asarray(n, dtype=np.int64),
                                       "rms_cell": np.asarray(rms_c, dtype=np.float64)}
+        if self._cs_rows:
+            st, layer, t, lag, n, rms_c = zip(*self._cs_rows)
+            tables["cell_state"] = {"epoch": np.asarray(st, dtype=np.int64), "layer": np.asarray(layer, dtype=str),
+                                    "t": np.asarray(t, dtype=np.int64), "lag": np.asarray(lag, dtype=np.int64),
+                                    "n": np.asarray(n, dtype=np.int64), "rms_cell": np.asarray(rms_c, dtype=np.float64)}
         if self._gate_rows:
             st, layer, gate, n, low, high, mean = zip(*self._gate_rows)
             tables["gate_saturation"] = {
