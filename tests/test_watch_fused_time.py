@@ -111,3 +111,59 @@ def test_fused_layer_trains_exactly_as_unwatched():
     w.close()
     for p, q in zip(a.parameters(), b.parameters()):
         assert torch.equal(p, q)
+
+
+class Siamese(nn.Module):
+    """One fused encoder applied to two sequences per forward pass (shared weights), the two last states joined."""
+
+    def __init__(self, kind):
+        super().__init__()
+        self.kind = kind
+        self.rnn = getattr(nn, kind)(3, 8, batch_first=True)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        a, _ = self.rnn(x[:, :, :3])
+        b, _ = self.rnn(x[:, :6, 3:])  # the second call sees a shorter sequence
+        return self.head(torch.cat([a[:, -1], b[:, -1]], dim=1))
+
+
+def _unrolled_pair(model, x, y):
+    """Independent: both calls stepped as float64 cells with retain_grad on every h_t → (rms by lag, call 1 and 2)."""
+    cell = CELLS[model.kind](3, 8).double()
+    with torch.no_grad():
+        for p in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, p).copy_(getattr(model.rnn, p + "_l0"))
+    runs = []
+    for xs in (x[:, :, :3], x[:, :6, 3:]):
+        state, hs = None, []
+        for t in range(xs.shape[1]):
+            state = cell(xs[:, t], state)
+            h = state[0] if model.kind == "LSTM" else state
+            h.retain_grad()
+            hs.append(h)
+        runs.append(hs)
+    F.cross_entropy(model.head(torch.cat([runs[0][-1], runs[1][-1]], dim=1)), y, reduction="sum").backward()
+    return [[hs[-1 - k].grad.norm(dim=1).square().mean().sqrt().item() for k in range(len(hs))] for hs in runs]
+
+
+@pytest.mark.parametrize("kind", ["GRU", "LSTM"])
+def test_a_fused_module_called_twice_is_read_through_time_per_call(kind):
+    torch.manual_seed(4)
+    model = Siamese(kind).double()
+    x, y = torch.randn(12, 9, 6, dtype=torch.float64), torch.randint(0, 2, (12,))
+    w = watched(model, x, y)
+    tt = w.tables()["through_time"]
+    rows = tt[tt["epoch"] == 0]
+    assert sorted(set(rows["layer"])) == ["rnn@1", "rnn@2"]
+    expect = _unrolled_pair(model, x, y)
+    for call, steps, want in (("rnn@1", 9, expect[0]), ("rnn@2", 6, expect[1])):
+        r = rows[rows["layer"] == call].sort_values("t")
+        assert list(r["t"]) == list(range(1, steps + 1))
+        got = through_time([f"{call}@{t}" for t in r["t"]], r["rms"].to_numpy())[call]
+        assert got["rms_by_lag"] == pytest.approx(want, rel=1e-9)
+    gates = w.tables()["gate_saturation"]
+    assert sorted(set(gates["layer"])) == ["rnn@1", "rnn@2"]
+    assert set(gates[gates["layer"] == "rnn@2"]["n"]) == {12 * 6 * 8}  # the second call's own (example, step, unit)s
+    d = w.diagnose()
+    assert {"rnn@1", "rnn@2"} <= set(d.recurrent["layer"])

@@ -40,6 +40,7 @@ import math
 import time
 import warnings
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -477,10 +478,19 @@ class Watch:
 
     @staticmethod
     def _recurrent_events(events) -> list[Any]:
-        """Stepped fused recurrent layers of one forward pass (a layer called more than once is left out)."""
-        calls = Counter(e.name for e in events if e.kind == "recurrent")
-        return [e for e in events if e.kind == "recurrent" and calls[e.name] == 1 and e.steps
-                and all(h.requires_grad for h in e.steps)]
+        """Stepped fused recurrent layers of one forward pass, in call order.
+
+        A module called k > 1 times per forward pass (a shared encoder applied to two sequences) is k layers,
+        ``name@1`` … ``name@k`` (the convention of repeated weight layers), each read through time on its own.
+        """
+        stepped = [e for e in events if e.kind == "recurrent" and e.steps and all(h.requires_grad for h in e.steps)]
+        calls = Counter(e.name for e in stepped)
+        seen: Counter = Counter()
+        out = []
+        for e in stepped:
+            seen[e.name] += 1
+            out.append(e if calls[e.name] == 1 else replace(e, name=f"{e.name}@{seen[e.name]}"))
+        return out
 
     def _record_through_time(self, recurrent, grads) -> None:
         """Per stepped (layer, direction) and lag k: RMS over probe examples of the total ‖∂(Σ_n E_n)/∂h‖ (and ∂c).
