@@ -167,3 +167,20 @@ def test_a_fused_module_called_twice_is_read_through_time_per_call(kind):
     assert set(gates[gates["layer"] == "rnn@2"]["n"]) == {12 * 6 * 8}  # the second call's own (example, step, unit)s
     d = w.diagnose()
     assert {"rnn@1", "rnn@2"} <= set(d.recurrent["layer"])
+
+
+def _growing(first_over_last, by_lag=None):
+    """A through_time record whose signal grows towards early steps (no horizon), as a reverse read-out gives."""
+    by_lag = by_lag or [1.0, 3.0, 9.0, first_over_last]
+    return dict(rms_by_lag=by_lag, steps=len(by_lag), decay=3.0, first_over_last=first_over_last, horizon=None)
+
+
+def test_reverse_direction_of_a_module_called_twice_is_not_called_exploding_for_growth():
+    from vanishing.watch.time_verdicts import _time_verdicts, is_reverse
+
+    assert is_reverse("rnn.l0.reverse") and is_reverse("rnn.l0.reverse@2") and is_reverse("enc.rnn.l1.reverse@12")
+    assert not is_reverse("rnn.l0@2") and not is_reverse("rnn.reverse_net@2") and not is_reverse("rnn.l0.reverse@x")
+    recurrent = {"rnn.l0@2": _growing(50.0), "rnn.l0.reverse@2": _growing(50.0),
+                 "rnn.l1.reverse@1": _growing(50.0, [1.0, float("inf"), 2.0, 50.0])}
+    flagged = {v.layers[0]: v.kind for v in _time_verdicts(recurrent)}
+    assert flagged == {"rnn.l0@2": "exploding_through_time", "rnn.l1.reverse@1": "exploding_through_time"}

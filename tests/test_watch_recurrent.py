@@ -228,3 +228,74 @@ def test_rnn_and_gru_cell_loops_have_no_cell_state_table():
         w = vanishing.watch(model, (x, y), F.cross_entropy)
         w.close()
         assert "cell_state" not in w.tables()
+
+
+class KeywordStateLoop(CellLoop):
+    """The loop of CellLoop, with the state passed as ``hx=`` (forward hooks see it only when registered with kwargs)."""
+
+    def forward(self, x):
+        h = None
+        for t in range(x.shape[1]):
+            h = self.cell(x[:, t], hx=h)
+        return self.head(h[0] if self.lstm else h)
+
+
+def test_lstm_cell_state_passed_by_keyword_is_read_from_the_real_state():
+    torch.manual_seed(5)
+    model = KeywordStateLoop("LSTMCell").double()
+    x, y = torch.randn(16, 8, 3, dtype=torch.float64), torch.randint(0, 2, (16,))
+    with torch.no_grad():
+        unwatched = model(x)
+    w = vanishing.watch(model, (x, y), F.cross_entropy, unknown="error")
+    w.close()
+    rows = w.tables()["cell_state"].sort_values("lag")
+    assert rows["rms_cell"].tolist() == pytest.approx(_unrolled_cell_rms(model, x, y), rel=1e-9)
+    gates = w.tables()["gate_saturation"]
+    assert len(gates) and (gates["layer"] == "cell").all()
+    with torch.no_grad():
+        assert torch.equal(model(x), unwatched)
+
+
+class DampedCell(nn.LSTMCell):
+    """A subclass with its own forward (the cell state halved each step): not the stock equations."""
+
+    def forward(self, x, hx=None):
+        h, c = super().forward(x, hx)
+        return h, 0.5 * c
+
+
+def test_an_lstm_cell_subclass_with_its_own_forward_keeps_its_output():
+    torch.manual_seed(6)
+    model = CellLoop("LSTMCell").double()
+    model.cell = DampedCell(3, 16).double()
+    x, y = torch.randn(16, 8, 3, dtype=torch.float64), torch.randint(0, 2, (16,))
+    w = vanishing.watch(model, (x, y), F.cross_entropy)
+    w.close()
+    # the h path is read on the module's own (damped) output: the stock recompute (undamped c) did not replace it
+    assert "cell_state" not in w.tables()
+    from vanishing.watch.diagnose import through_time
+
+    d = w.diagnose()
+    assert through_time(list(d.layers["layer"]), d.layers["rms"].to_numpy())["cell"]["rms_by_lag"] == pytest.approx(
+        _unrolled_rms(model, x, y), rel=1e-9)
+
+
+def test_a_frozen_lstm_cell_is_read_from_its_first_call():
+    torch.manual_seed(7)
+    model = CellLoop("LSTMCell").double()
+    model.cell.requires_grad_(False)
+    x, y = torch.randn(16, 6, 3, dtype=torch.float64), torch.randint(0, 2, (16,))
+    w = vanishing.watch(model, (x, y), F.cross_entropy)
+    w.close()
+    rows = w.tables()["cell_state"].sort_values("lag")
+    assert list(rows["t"]) == list(range(6, 0, -1))
+    # independent: the same loop from a zero state that requires grad, retain_grad on every c_t
+    zero = torch.zeros(16, 16, dtype=torch.float64)
+    state, cs = (zero.clone().requires_grad_(True), zero.clone().requires_grad_(True)), []
+    for t in range(6):
+        state = model.cell(x[:, t], state)
+        state[1].retain_grad()
+        cs.append(state[1])
+    F.cross_entropy(model.head(state[0]), y, reduction="sum").backward()
+    expect = [cs[-1 - k].grad.norm(dim=1).square().mean().sqrt().item() for k in range(6)]
+    assert rows["rms_cell"].tolist() == pytest.approx(expect, rel=1e-9)

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from .. import activations as act_registry
-from .recurrent import Track, cell_gate, fused_through_time, gate_counts, lstm_cell_step, unroll
+from .recurrent import Track, cell_gate, fused_through_time, gate_counts, lstm_cell_step, unroll, with_state
 
 POLICIES = ("error", "warn", "skip")
 
@@ -297,7 +297,7 @@ class Capture:
 
     def __enter__(self) -> Capture:
         for name, module in self.layout.weight.items():
-            self._handles.append(module.register_forward_hook(self._weight_hook(name)))
+            self._handles.append(module.register_forward_hook(self._weight_hook(name), with_kwargs=True))
         for name, (module, _) in self.layout.activation.items():
             self._handles.append(module.register_forward_pre_hook(self._act_pre_hook(name)))
             self._handles.append(module.register_forward_hook(self._act_hook(name)))
@@ -311,9 +311,10 @@ class Capture:
         self._handles = []
 
     def _weight_hook(self, name: str):
-        def hook(module, inputs, output):
+        def hook(module, inputs, kwargs, output):
+            inputs = with_state(module, inputs, kwargs)
             if isinstance(module, nn.LSTMCell):
-                stepped = lstm_cell_step(module, inputs)
+                stepped = lstm_cell_step(module, inputs, output)
                 if stepped is not None and stepped[0].requires_grad:  # h_t and c_t recomputed so that ∂L/∂c_t is total on every device
                     h, c, f = stepped
                     self.events.append(Event("weight", name, output=h, gates=gate_counts(f), cell=c))

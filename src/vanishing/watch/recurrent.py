@@ -117,13 +117,36 @@ def rnn_step(kind: str, x, h, c, w):
     return (pre.tanh() if kind == "tanh" else pre.relu()), None, None
 
 
-def lstm_cell_step(module: nn.LSTMCell, inputs: tuple) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+def with_state(module: nn.Module, inputs: tuple, kwargs: dict) -> tuple:
+    """The positional inputs of one ``nn.RNNCellBase`` call with ``input=`` / ``hx=`` passed by keyword folded in.
+
+    Forward hooks see keyword arguments only when registered ``with_kwargs=True``; a loop that calls
+    ``cell(x, hx=state)`` would otherwise be read as if it started every step from a zero state.
+    """
+    if not isinstance(module, nn.RNNCellBase) or not kwargs:
+        return inputs
+    if not inputs and "input" in kwargs:
+        inputs = (kwargs["input"],)
+    if len(inputs) == 1 and kwargs.get("hx") is not None:
+        inputs = (inputs[0], kwargs["hx"])
+    return inputs
+
+
+# The recomputed step must agree with the module's own output this closely (float32 across devices, TF32 included),
+# else the module is not the stock cell (a subclass with its own forward) and its output stands.
+_SAME_STEP = {"rtol": 1e-3, "atol": 1e-4}
+
+
+def lstm_cell_step(module: nn.LSTMCell, inputs: tuple, output=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
     """One ``nn.LSTMCell`` call recomputed in the graph (:func:`rnn_step`): (h_t, c_t, forget gate f), or None.
 
     Why: the cell's own c output carries ∂L/∂c_t through its later uses only where torch runs a fused kernel (CUDA:
     ``_thnn_fused_lstm_cell`` returns h_t and c_t side by side), but also through h_t = o ⊙ tanh(c_t) where it runs
     the composite (CPU). Stepping the equations makes h_t a function of the c_t tensor on every device, so the
-    gradient at c_t is the total ∂L/∂c_t. None (the call stands as is) for unbatched (1-d) input or without grad.
+    gradient at c_t is the total ∂L/∂c_t (a frozen cell fed a state without grad steps from a leaf copy of
+    that state, so its first call is read too). None (the call stands as is) for unbatched (1-d) input, without grad, or
+    when ``output`` (the module's own (h, c)) is given and the recomputed step does not match it — a subclass
+    with its own ``forward`` is never replaced by the stock equations.
     """
     if not torch.is_grad_enabled() or not inputs or not isinstance(inputs[0], torch.Tensor) or inputs[0].dim() != 2:
         return None
@@ -135,13 +158,25 @@ def lstm_cell_step(module: nn.LSTMCell, inputs: tuple) -> tuple[torch.Tensor, to
         h, c = state
     w = {"weight_ih": module.weight_ih, "weight_hh": module.weight_hh, "bias_ih": module.bias_ih,
          "bias_hh": module.bias_hh, "weight_hr": None}
-    return rnn_step("LSTM", x, h, c, w)
+    if not any(t is not None and t.requires_grad for t in (x, h, c, *w.values())):
+        h, c = h.detach().requires_grad_(True), c.detach().requires_grad_(True)  # a frozen first cell: c_1 still in a graph
+    stepped = rnn_step("LSTM", x, h, c, w)
+    if output is not None:
+        if not (isinstance(output, tuple) and len(output) == 2 and all(isinstance(o, torch.Tensor) for o in output)):
+            return None
+        with torch.no_grad():
+            same = all(a.shape == b.shape and torch.allclose(a, b, **_SAME_STEP) for a, b in zip(stepped[:2], output))
+        if not same:
+            return None
+    return stepped
 
 
 def cell_gate(module: nn.Module, inputs: tuple) -> torch.Tensor | None:
     """Gate counts (:func:`gate_counts`) of one ``nn.LSTMCell`` (forget gate) or ``nn.GRUCell`` (update gate) call."""
     if not isinstance(module, (nn.LSTMCell, nn.GRUCell)) or not inputs or not isinstance(inputs[0], torch.Tensor):
         return None
+    if type(module).forward not in (nn.LSTMCell.forward, nn.GRUCell.forward):
+        return None  # a subclass with its own forward: its gates are not the stock equations'
     x = inputs[0] if inputs[0].dim() == 2 else inputs[0].unsqueeze(0)
     state = inputs[1] if len(inputs) > 1 else None
     if isinstance(module, nn.LSTMCell):

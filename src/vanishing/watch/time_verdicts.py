@@ -21,6 +21,7 @@ Jozefowicz, Zaremba & Sutskever 2015), orthogonal recurrent init, clipping (:dat
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Mapping
 
 import numpy as np
@@ -69,10 +70,15 @@ def _time_verdicts(recurrent: Mapping[str, Mapping[str, Any]], gates: Mapping[st
             verdicts.append(Verdict("vanishing_through_time", summary_t + f"; memory horizon {r['horizon']} steps "
                                     f"(the signal is below {HORIZON:.0%} of its value at the last step){note}.", [base],
                                     dict(r), list(dict.fromkeys(remedies))))
-        elif not np.all(np.isfinite(by_lag)) or (r["first_over_last"] > 1 / HORIZON and not base.endswith(".reverse")):
+        elif not np.all(np.isfinite(by_lag)) or (r["first_over_last"] > 1 / HORIZON and not is_reverse(base)):
             verdicts.append(Verdict("exploding_through_time", summary_t + ".", [base], dict(r),
                                     _ungated(REMEDIES["exploding_through_time"], gate)))
     return verdicts
+
+
+def is_reverse(layer: str) -> bool:
+    """A reverse-direction track: ``lstm.l0.reverse`` or, for a module called k times per pass, ``lstm.l0.reverse@k``."""
+    return re.sub(r"@\d+$", "", layer).endswith(".reverse")
 
 
 def _ungated(remedies: list[str], gate: Mapping[str, Any] | None) -> list[str]:

@@ -525,7 +525,8 @@ class Watch:
         """Per LSTMCell loop and application t: RMS over the probe examples of the total ‖∂(Σ_n E_n)/∂c_t‖.
 
         rms_cell(t) = sqrt(mean_n ‖∂(Σ_m E_m)/∂c_{t,n}‖²), the same statistic as ``rms`` of the h path; lag = T − t.
-        A c_t the loss does not reach (the last one, when only h_T is read out) has gradient 0 there, not NaN.
+        c_T reaches the loss through h_T = o_T ⊙ tanh(c_T) whenever h_T is read out; a c_t nothing later uses (the
+        model reads an earlier h, or drops the state) has gradient 0 there, not NaN.
         """
         i = 0
         for name, cs in cells.items():
