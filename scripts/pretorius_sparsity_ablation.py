@@ -1,0 +1,64 @@
+"""The pretorius rate / batch-size ablation of Table 1's trained ReLU sparsity, as a Markdown table and a CSV.
+
+    python scripts/pretorius_sparsity_ablation.py ABLATION_ROOT PAPER_ROOT [--budget 60] [--csv FILE]
+
+ABLATION_ROOT: the results of ``vanishing sweep docs/studies/pretorius_sparsity_ablation.toml``;
+PAPER_ROOT: the results of ``vanishing study pretorius --paper`` (its 4×200 ReLU nets without batch norm, rate
+1e-3 and batch 128, are the reference, read over their first BUDGET epochs). The computation is
+:mod:`vanishing.studies.pretorius.sparsity_ablation`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+import vanishing
+from vanishing.studies.pretorius import PAPER_TABLE1
+from vanishing.studies.pretorius.sparsity_ablation import ablation_table, per_run, select
+
+EFFECT_WORD = {"reproduced": "raises it", "not reproduced": "lowers it", "inconclusive": "within noise", "": ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("ablation_root", type=Path)
+    ap.add_argument("paper_root", type=Path)
+    ap.add_argument("--budget", type=int, default=60, help="common epoch budget B (default 60)")
+    ap.add_argument("--csv", type=Path, default=None, help="write the table as CSV here")
+    args = ap.parse_args(argv)
+    rows = []
+    for root in (args.ablation_root, args.paper_root):
+        if not (root / "index.sqlite").exists() and not (root / "runs").is_dir():
+            print(f"error: {root}: not a results root (no runs/ folder)", file=sys.stderr)
+            return 2
+        res = vanishing.load(root)
+        runs = select(res.runs)
+        rows.append(per_run(runs, res.epochs, res.probe("sparsity"), args.budget))
+    rows = pd.concat(rows, ignore_index=True)
+    paper = sum(PAPER_TABLE1[("MNIST", "off", "trained")]) / 4
+    table = ablation_table(rows, paper, reference=(1e-3, 128))
+    if table.empty:
+        print(f"error: no run with ≥ {args.budget} epochs of the 4×200 ReLU net without batch norm", file=sys.stderr)
+        return 2
+    print(f"| Adam rate | batch | n | selected epochs (≤ {args.budget}) | sparsity at selected (%) "
+          f"| at epoch {args.budget} (%) | test acc (%) | vs paper {paper:.1f}% | vs rate 1e-3, batch 128 |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in table.itertuples():
+        effect = "reference" if r.effect_why == "reference" else (
+            f"{r.effect_vs_reference:+.1f} ± {r.effect_se:.1f} pp, {EFFECT_WORD[r.effect_verdict]}")
+        print(f"| {r.lr:g} | {r.batch_size} | {r.n} | {r.selected_epochs} | {r.sparsity_selected:.1f} ± {r.se:.1f} "
+              f"| {r.sparsity_budget:.1f} ± {r.se_budget:.1f} | {r.test_acc:.2f} ± {r.test_acc_se:.2f} "
+              f"| {r.verdict} | {effect} |")
+    if args.csv:
+        tmp = args.csv.with_suffix(".tmp")
+        table.to_csv(tmp, index=False)
+        tmp.replace(args.csv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
