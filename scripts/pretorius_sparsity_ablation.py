@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 import vanishing
+from vanishing.errors import StoreError
 from vanishing.studies.pretorius import PAPER_TABLE1
 from vanishing.studies.pretorius.sparsity_ablation import ablation_table, per_run, select
 
@@ -32,10 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     rows = []
     for root in (args.ablation_root, args.paper_root):
-        if not (root / "index.sqlite").exists() and not (root / "runs").is_dir():
-            print(f"error: {root}: not a results root (no runs/ folder)", file=sys.stderr)
+        try:
+            res = vanishing.load(root)
+        except StoreError as exc:  # not a results root, a malformed run directory: one line
+            print(f"error: {exc}", file=sys.stderr)
             return 2
-        res = vanishing.load(root)
         runs = select(res.runs)
         rows.append(per_run(runs, res.epochs, res.probe("sparsity"), args.budget))
     rows = pd.concat(rows, ignore_index=True)

@@ -43,12 +43,10 @@ def per_run(runs: pd.DataFrame, epochs: pd.DataFrame, sparsity: pd.DataFrame, bu
     for _, r in runs.iterrows():
         rid = r["run_id"]
         ep = epochs[(epochs["run_id"] == rid) & (epochs["epoch"] >= 1) & (epochs["epoch"] <= budget)].sort_values("epoch")
-        sp = sparsity[sparsity["run_id"] == rid]
         if ep.empty or int(ep["epoch"].max()) < budget:
             continue
-        val = ep["val_acc"].to_numpy(dtype=float)
-        best = ep.iloc[int(np.argmax(val))]  # argmax: the first of equal maxima
-        by_epoch = sp.groupby("epoch")["sparsity"].mean()
+        best = ep.iloc[int(np.argmax(ep["val_acc"].to_numpy(dtype=float)))]  # argmax: the first of equal maxima
+        by_epoch = sparsity[sparsity["run_id"] == rid].groupby("epoch")["sparsity"].mean()
         e_star = int(best["epoch"])
         if e_star not in by_epoch.index or budget not in by_epoch.index:
             continue
@@ -64,18 +62,16 @@ def ablation_table(rows: pd.DataFrame, paper: float, reference: tuple[float, int
     """Per (lr, batch_size): mean ± s.e. (n) of the per-run values, the verdict against ``paper`` (layer mean, %)
     and the effect on the selected sparsity against the ``reference`` (lr, batch_size) setting (difference of
     means, s.e. √(se₁² + se₀²), judged as "raises sparsity")."""
-    def stats(part: pd.DataFrame, col: str) -> tuple[float, float, int]:
-        return mean_se(part[col].tolist())
-
     ref = rows[(np.isclose(rows["lr"], reference[0])) & (rows["batch_size"] == reference[1])]
-    r_m, r_se, r_n = stats(ref, "sparsity_selected") if len(ref) else (np.nan, np.nan, 0)
+    r_m, r_se, r_n = mean_se(ref["sparsity_selected"].tolist()) if len(ref) else (np.nan, np.nan, 0)
     out = []
     for (lr, bs), part in rows.groupby(["lr", "batch_size"], sort=True):
-        m, se, n = stats(part, "sparsity_selected")
-        mb, seb, _ = stats(part, "sparsity_budget")
-        acc, acc_se, _ = stats(part, "test_acc_selected")
-        verdict, why = numeric_verdict(paper, m, se, n=n, tolerance=TOLERANCE_PP, direction_holds=m > r_m)
+        m, se, n = mean_se(part["sparsity_selected"].tolist())
+        mb, seb, _ = mean_se(part["sparsity_budget"].tolist())
+        acc, acc_se, _ = mean_se(part["test_acc_selected"].tolist())
         is_ref = np.isclose(lr, reference[0]) and bs == reference[1]
+        verdict, why = numeric_verdict(paper, m, se, n=n, tolerance=TOLERANCE_PP,
+                                       direction_holds=None if is_ref else m > r_m)  # direction: raised vs the reference
         if is_ref:
             effect = eff_se = np.nan
             effect_verdict, effect_why = "", "reference"
