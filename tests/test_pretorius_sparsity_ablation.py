@@ -84,8 +84,11 @@ def test_select_reads_the_store_and_config_forms_of_hidden():
          "status": "done"},
         {"run_id": "e", "dataset": "mnist", "activation": "relu", "batch_norm": "off", "hidden": "200,200,200,200",
          "status": "running"},
+        {"run_id": "f", "dataset": "cifar10", "activation": "relu", "batch_norm": "off", "hidden": "200,200,200,200",
+         "status": "done"},
     ])
     assert list(select(runs)["run_id"]) == ["a", "b"]
+    assert list(select(runs, dataset="cifar10")["run_id"]) == ["f"]
 
 
 def test_script_names_a_folder_that_is_not_a_results_root(tmp_path):
