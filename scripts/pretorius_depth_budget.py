@@ -19,7 +19,9 @@ import pandas as pd
 import vanishing
 from vanishing.analysis import mean_se
 from vanishing.errors import StoreError
+from vanishing.store.atomic import write_bytes
 from vanishing.studies.pretorius import claims as C
+from vanishing.studies.pretorius.sparsity_ablation import hidden_widths
 
 CLAIM = "Fig 2a: width-200 sigmoid nets with batch norm improve with depth"
 
@@ -29,7 +31,7 @@ def depth_frame(tables) -> pd.DataFrame:
     ``depth`` (hidden layers) and ``width`` read from ``hidden`` (the store's "200,200" or a config's list)."""
     runs = C.runs_frame(tables, "MNIST")
     runs = runs[runs["status"] == "done"].copy()
-    widths = runs["hidden"].map(lambda h: [int(w) for w in (h.split(",") if isinstance(h, str) else h)])
+    widths = runs["hidden"].map(hidden_widths)
     runs["depth"] = widths.map(len)
     runs["width"] = widths.map(lambda ws: ws[0])
     return runs
@@ -46,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     runs = depth_frame(res)
-    runs = runs[(runs["dataset"] == "mnist") & (runs["activation"] == "sigmoid") & (runs["batch_norm"] == "before") & (runs["width"] == 200)]
+    runs = runs[(runs["dataset"] == "mnist") & (runs["activation"] == "sigmoid") & (runs["batch_norm"] == "before")
+                & (runs["width"] == 200)]
     if runs["depth"].nunique() < 2:
         print(f"error: {args.results_root}: needs finished width-200 sigmoid + batch-norm runs at ≥ 2 depths",
               file=sys.stderr)
@@ -68,9 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nslope {effect:+.3f} ± {se:.3f} pp per layer (n = {n}): {row['verdict']} — {row['reason']}")
     if args.csv:
         out = pd.DataFrame(table).assign(slope=effect, slope_se=se, verdict=row["verdict"], reason=row["reason"])
-        tmp = args.csv.with_suffix(".tmp")
-        out.to_csv(tmp, index=False)
-        tmp.replace(args.csv)
+        write_bytes(args.csv, out.to_csv(index=False).encode())
     return 0
 
 

@@ -6,7 +6,8 @@
 ABLATION_ROOT: the results of ``vanishing sweep docs/studies/pretorius_sparsity_ablation.toml`` (MNIST) or
 ``…_cifar10.toml`` / ``…_bn.toml``; PAPER_ROOT: the results of ``vanishing study pretorius --paper`` (its 4×200
 ReLU nets at the searched rate — without batch norm 1e-3 on MNIST and 3e-4 on CIFAR-10, with it 9e-3 — and batch
-128 are the reference, read over their first BUDGET epochs). The computation is :mod:`vanishing.studies.pretorius.sparsity_ablation`.
+128 are the reference, read over their first BUDGET epochs). The computation is
+:mod:`vanishing.studies.pretorius.sparsity_ablation`.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 
 import vanishing
 from vanishing.errors import StoreError
+from vanishing.store.atomic import write_bytes
 from vanishing.studies.pretorius import PAPER_TABLE1
 from vanishing.studies.pretorius.sparsity_ablation import ablation_table, per_run, select
 
@@ -66,9 +68,7 @@ def main(argv: list[str] | None = None) -> int:
               f"| {r.sparsity_budget:.1f} ± {r.se_budget:.1f} | {r.test_acc:.2f} ± {r.test_acc_se:.2f} "
               f"| {r.verdict} | {effect} |")
     if args.csv:
-        tmp = args.csv.with_suffix(".tmp")
-        table.to_csv(tmp, index=False)
-        tmp.replace(args.csv)
+        write_bytes(args.csv, table.to_csv(index=False).encode())
     return 0
 
 

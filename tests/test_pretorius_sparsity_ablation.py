@@ -96,4 +96,3 @@ def test_script_names_a_folder_that_is_not_a_results_root(tmp_path):
                         str(tmp_path)], capture_output=True, text=True)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [f"error: {tmp_path}: not a results root (no runs/ folder)"]
-

@@ -70,8 +70,9 @@ def ablation_table(rows: pd.DataFrame, paper: float, reference: tuple[float, int
         mb, seb, _ = mean_se(part["sparsity_budget"].tolist())
         acc, acc_se, _ = mean_se(part["test_acc_selected"].tolist())
         is_ref = np.isclose(lr, reference[0]) and bs == reference[1]
+        # the direction: sparsity raised against the reference (which is judged without one)
         verdict, why = numeric_verdict(paper, m, se, n=n, tolerance=TOLERANCE_PP,
-                                       direction_holds=None if is_ref else m > r_m)  # direction: raised vs the reference
+                                       direction_holds=None if is_ref else m > r_m)
         if is_ref:
             effect = eff_se = np.nan
             effect_verdict, effect_why = "", "reference"
@@ -87,14 +88,15 @@ def ablation_table(rows: pd.DataFrame, paper: float, reference: tuple[float, int
     return pd.DataFrame(out)
 
 
+def hidden_widths(hidden) -> list[int]:
+    """A run's hidden widths from its ``hidden`` field: the store writes "200,200", a config holds a list."""
+    return [int(x) for x in (hidden.split(",") if isinstance(hidden, str) else hidden)]
+
+
 def select(runs: pd.DataFrame, *, dataset: str = "mnist", activation: str = "relu", batch_norm: str = "off",
            hidden: Sequence[int] = (200, 200, 200, 200)) -> pd.DataFrame:
     """The runs of one net (the Table 1 net by default) from a ``vanishing.load(...).runs`` table."""
     want = [int(h) for h in hidden]
-
-    def widths(h) -> list[int]:  # the store writes "200,200"; a config holds a list
-        return [int(x) for x in (h.split(",") if isinstance(h, str) else h)]
-
     keep = runs.apply(lambda r: r["dataset"] == dataset and r["activation"] == activation
-                      and r["batch_norm"] == batch_norm and widths(r["hidden"]) == want, axis=1)
+                      and r["batch_norm"] == batch_norm and hidden_widths(r["hidden"]) == want, axis=1)
     return runs[keep & (runs["status"] == "done")]
