@@ -1,12 +1,13 @@
 """The pretorius rate / batch-size ablation of Table 1's trained ReLU sparsity, as a Markdown table and a CSV.
 
-    python scripts/pretorius_sparsity_ablation.py ABLATION_ROOT PAPER_ROOT [--dataset mnist|cifar10]
+    python scripts/pretorius_sparsity_ablation.py ABLATION_ROOT [PAPER_ROOT] [--dataset mnist|cifar10]
         [--batch-norm off|before] [--budget 60] [--csv FILE]
 
 ABLATION_ROOT: the results of ``vanishing sweep docs/studies/pretorius_sparsity_ablation.toml`` (MNIST) or
 ``…_cifar10.toml`` / ``…_bn.toml``; PAPER_ROOT: the results of ``vanishing study pretorius --paper`` (its 4×200
 ReLU nets at the searched rate — without batch norm 1e-3 on MNIST and 3e-4 on CIFAR-10, with it 9e-3 — and batch
-128 are the reference, read over their first BUDGET epochs). The computation is
+128 are the reference, read over their first BUDGET epochs). PAPER_ROOT may be left out where the sweep reran the
+reference setting itself (``…_cifar10_bn.toml``). The computation is
 :mod:`vanishing.studies.pretorius.sparsity_ablation`.
 """
 
@@ -33,7 +34,8 @@ EFFECT_WORD = {"reproduced": "raises it", "not reproduced": "lowers it", "inconc
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("ablation_root", type=Path)
-    ap.add_argument("paper_root", type=Path)
+    ap.add_argument("paper_root", type=Path, nargs="?", default=None,
+                    help="the --paper results holding the reference runs (leave out if the sweep reran them)")
     ap.add_argument("--dataset", choices=sorted(PAPER_NAME), default="mnist",
                     help="which half of Table 1 (default mnist)")
     ap.add_argument("--batch-norm", choices=["off", "before"], default="off",
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--csv", type=Path, default=None, help="write the table as CSV here")
     args = ap.parse_args(argv)
     rows = []
-    for root in (args.ablation_root, args.paper_root):
+    for root in (r for r in (args.ablation_root, args.paper_root) if r is not None):
         try:
             res = vanishing.load(root)
         except StoreError as exc:  # not a results root, a malformed run directory: one line

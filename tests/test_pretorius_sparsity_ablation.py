@@ -96,3 +96,11 @@ def test_script_names_a_folder_that_is_not_a_results_root(tmp_path):
                         str(tmp_path)], capture_output=True, text=True)
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines() == [f"error: {tmp_path}: not a results root (no runs/ folder)"]
+
+
+def test_script_takes_the_ablation_root_alone_and_names_it_when_it_is_not_a_results_root(tmp_path):
+    """The CIFAR-10 batch-norm sweep reruns its reference, so PAPER_ROOT may be left out."""
+    p = subprocess.run([sys.executable, str(ROOT / "scripts" / "pretorius_sparsity_ablation.py"), str(tmp_path),
+                        "--dataset", "cifar10", "--batch-norm", "before"], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.strip().splitlines() == [f"error: {tmp_path}: not a results root (no runs/ folder)"]
